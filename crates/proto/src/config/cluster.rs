@@ -1,0 +1,72 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{WorkloadMeta, defaults};
+
+/// A named set of endpoints and how to balance across them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub name: String,
+    /// The service this cluster belongs to (the `destination_service` label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub protocol: UpstreamProtocol,
+    #[serde(default)]
+    pub lb: LbPolicy,
+    #[serde(default = "defaults::connect_timeout", with = "crate::duration::serde")]
+    pub connect_timeout: Duration,
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One address traffic can be sent to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub address: SocketAddr,
+    #[serde(default = "defaults::weight")]
+    pub weight: u32,
+    /// The workload behind this endpoint, for `destination_*` labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadMeta>,
+}
+
+/// How HTTP is spoken to a cluster's endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamProtocol {
+    /// The protocol the client spoke.
+    #[default]
+    Auto,
+    Http1,
+    /// HTTP/2 with prior knowledge (h2c): many requests multiplexed on one
+    /// connection.
+    Http2,
+}
+
+/// Load balancing policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LbPolicy {
+    /// Power of two choices over peak-EWMA latency, as Linkerd does.
+    #[default]
+    P2cPeakEwma,
+    RoundRobin,
+    /// Weighted random.
+    Random,
+    /// Power of two choices over in-flight requests, as Envoy's LEAST_REQUEST.
+    LeastRequest,
+}
+
+// === impl Cluster ===
+
+impl Cluster {
+    /// The connect timeout used when a cluster does not set one.
+    pub fn default_connect_timeout() -> Duration {
+        defaults::connect_timeout()
+    }
+}

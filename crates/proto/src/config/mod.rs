@@ -1,0 +1,150 @@
+//! The typed configuration of one proxy: where it listens, which services it
+//! can reach, how it routes to them and the endpoints behind them.
+//!
+//! Field names are `snake_case`, as in Envoy's bootstrap. Durations are
+//! written as `100ms` / `0.5s` (see [`crate::duration`]).
+
+mod cluster;
+mod listener;
+mod load;
+mod locate;
+mod service;
+mod validate;
+
+pub use validate::parse_authority;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use cluster::{Cluster, Endpoint, LbPolicy, UpstreamProtocol};
+pub use listener::{Direction, Interception, Listener, ListenerProtocol};
+pub use load::{ConfigError, LoadError};
+pub use locate::LineIndex;
+pub use service::{
+    AppProtocol, Backend, HeaderMatch, HttpRoute, InboundPort, PathMatch, RouteMatch, Service,
+    ServicePort, StringMatch,
+};
+
+/// Everything one proxy needs to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Who this proxy speaks for; fills the `source_*` / `destination_*`
+    /// metric labels.
+    #[serde(default)]
+    pub node: WorkloadMeta,
+
+    /// Admin endpoints (`/ready`, `/config_dump`, ...). Keep it on loopback.
+    #[serde(default = "defaults::admin_address")]
+    pub admin_address: SocketAddr,
+
+    /// Prometheus `/stats/prometheus` (and `/metrics`). `null` turns it off.
+    #[serde(default = "defaults::metrics_address")]
+    pub metrics_address: Option<SocketAddr>,
+
+    /// Kubelet-style readiness probe `/healthz/ready`. `null` turns it off.
+    #[serde(default = "defaults::health_address")]
+    pub health_address: Option<SocketAddr>,
+
+    /// How long a SIGTERM drain waits for in-flight work before exiting.
+    #[serde(default = "defaults::drain_timeout", with = "crate::duration::serde")]
+    pub drain_timeout: Duration,
+
+    /// What happens to outbound traffic for a destination no service claims.
+    #[serde(default)]
+    pub outbound_policy: OutboundPolicy,
+
+    /// The sockets this proxy accepts connections on.
+    pub listeners: Vec<Listener>,
+
+    /// Services reachable from this workload (outbound).
+    #[serde(default)]
+    pub services: Vec<Service>,
+
+    /// Ports of this workload that accept traffic from the mesh (inbound).
+    #[serde(default)]
+    pub inbound: Vec<InboundPort>,
+
+    /// Named sets of endpoints that routes send traffic to.
+    #[serde(default)]
+    pub clusters: Vec<Cluster>,
+}
+
+/// Identity and labels of a workload, as Istio's standard metrics name them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadMeta {
+    /// Workload name (a Deployment name, or a weft `Workload`).
+    #[serde(default)]
+    pub workload: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The `app` label (canonical service).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// The `version` label (canonical revision).
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub service_account: Option<String>,
+    /// Mesh cluster name, for `source_cluster` / `destination_cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// SPIFFE trust domain; `cluster.local` unless set.
+    #[serde(default)]
+    pub trust_domain: Option<String>,
+}
+
+/// Istio's `outboundTrafficPolicy.mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundPolicy {
+    /// Unknown destinations are forwarded as they are (PassthroughCluster).
+    #[default]
+    AllowAny,
+    /// Unknown destinations are refused (404 NR for HTTP, closed for TCP).
+    RegistryOnly,
+}
+
+// === impl WorkloadMeta ===
+
+impl WorkloadMeta {
+    /// The workload's SPIFFE principal, when it has a service account.
+    pub fn principal(&self) -> Option<String> {
+        let sa = self.service_account.as_deref()?;
+        let ns = self.namespace.as_deref().unwrap_or("default");
+        let td = self.trust_domain.as_deref().unwrap_or("cluster.local");
+        Some(format!("spiffe://{td}/ns/{ns}/sa/{sa}"))
+    }
+}
+
+pub(crate) mod defaults {
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::time::Duration;
+
+    pub fn admin_address() -> SocketAddr {
+        (Ipv4Addr::LOCALHOST, 15000).into()
+    }
+    pub fn metrics_address() -> Option<SocketAddr> {
+        Some((Ipv4Addr::UNSPECIFIED, 15090).into())
+    }
+    pub fn health_address() -> Option<SocketAddr> {
+        Some((Ipv4Addr::UNSPECIFIED, 15021).into())
+    }
+    pub fn drain_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+    /// Well under a second: server-speaks-first protocols (MySQL, SMTP) wait
+    /// this long on connect, and Linkerd's 10 s stall is a top complaint.
+    pub fn detect_timeout() -> Duration {
+        Duration::from_millis(100)
+    }
+    pub fn connect_timeout() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn weight() -> u32 {
+        1
+    }
+}

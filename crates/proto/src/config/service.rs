@@ -1,0 +1,159 @@
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::defaults;
+
+/// A service this workload can call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Fully qualified name, e.g. `reviews.default.svc.cluster.local`. Clients
+    /// may use it as a host.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// More names clients use for it (`reviews`, `reviews.default`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Virtual IPs; transparent interception matches the original
+    /// destination against these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpAddr>,
+    pub ports: Vec<ServicePort>,
+}
+
+/// One port of a service and how its traffic is routed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePort {
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub protocol: AppProtocol,
+    /// HTTP routes, tried in order; the first match wins (as in Istio).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<HttpRoute>,
+    /// Where TCP traffic goes, and HTTP traffic when `routes` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+/// The application protocol on a port, as Istio's port naming declares it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppProtocol {
+    /// Decide per connection by sniffing.
+    #[default]
+    Detect,
+    Http,
+    Http2,
+    Grpc,
+    /// Opaque TCP: never sniffed (server-speaks-first protocols).
+    Tcp,
+}
+
+/// An HTTP route: when a request matches, where it goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRoute {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Any one of these must match; none means every request matches.
+    #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<RouteMatch>,
+    /// Weighted destinations.
+    pub backends: Vec<Backend>,
+    /// Time allowed for the upstream's response headers.
+    #[serde(
+        default,
+        with = "crate::duration::serde_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+}
+
+/// Conditions on a request; all present conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteMatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderMatch>,
+}
+
+/// How a request path is matched (the query string is not part of the path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathMatch {
+    Exact(String),
+    Prefix(String),
+    /// RE2-style syntax, matched against the whole path.
+    Regex(String),
+}
+
+/// A condition on one request header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderMatch {
+    pub name: String,
+    pub value: StringMatch,
+}
+
+/// How a string value is matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StringMatch {
+    Exact(String),
+    Prefix(String),
+    Regex(String),
+    /// `true`: the header must be present; `false`: it must be absent.
+    Present(bool),
+}
+
+/// A weighted destination of a route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    pub cluster: String,
+    #[serde(default = "defaults::weight")]
+    pub weight: u32,
+}
+
+/// A port of this workload that accepts traffic from the mesh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundPort {
+    pub port: u16,
+    #[serde(default)]
+    pub protocol: AppProtocol,
+    /// Where the app listens; `127.0.0.1:<port>` unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<SocketAddr>,
+    /// The service this port serves (`destination_service` label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+// === impl InboundPort ===
+
+impl InboundPort {
+    pub fn target_addr(&self) -> SocketAddr {
+        self.target
+            .unwrap_or_else(|| (std::net::Ipv4Addr::LOCALHOST, self.port).into())
+    }
+}
+
+// === impl Service ===
+
+impl Service {
+    /// Every name clients may use for this service.
+    pub fn all_hosts(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str()).chain(self.hosts.iter().map(String::as_str))
+    }
+}

@@ -1,0 +1,284 @@
+//! Semantic checks that serde cannot express: references between sections,
+//! duplicates and values that would make the proxy misbehave.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+
+use super::{
+    ConfigError, Direction, HeaderMatch, HttpRoute, Interception, PathMatch, ProxyConfig,
+    StringMatch,
+};
+
+// === impl ProxyConfig ===
+
+impl ProxyConfig {
+    /// Every semantic problem in the config, each with its field path and a
+    /// fix. Empty means valid.
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut errs = Vec::new();
+        let clusters = self.check_clusters(&mut errs);
+        self.check_listeners(&mut errs);
+        self.check_services(&clusters, &mut errs);
+        self.check_inbound(&mut errs);
+        errs
+    }
+
+    fn check_clusters(&self, errs: &mut Vec<ConfigError>) -> HashSet<&str> {
+        let mut names = HashSet::new();
+        for (i, c) in self.clusters.iter().enumerate() {
+            let path = format!("clusters[{i}]");
+            if c.name.is_empty() {
+                errs.push(ConfigError::new(
+                    format!("{path}.name"),
+                    "must not be empty",
+                ));
+            } else if !names.insert(c.name.as_str()) {
+                errs.push(ConfigError::new(
+                    format!("{path}.name"),
+                    format!(
+                        "a cluster named {:?} is already defined; give each cluster a unique name",
+                        c.name
+                    ),
+                ));
+            }
+            for (j, ep) in c.endpoints.iter().enumerate() {
+                let path = format!("{path}.endpoints[{j}]");
+                if ep.address.port() == 0 {
+                    errs.push(ConfigError::new(
+                        format!("{path}.address"),
+                        "port 0 cannot be connected to; give the endpoint's real port",
+                    ));
+                }
+                if ep.weight == 0 {
+                    errs.push(ConfigError::new(
+                        format!("{path}.weight"),
+                        "must be at least 1; remove the endpoint to stop sending it traffic",
+                    ));
+                }
+            }
+        }
+        names
+    }
+
+    fn check_listeners(&self, errs: &mut Vec<ConfigError>) {
+        let mut names = HashSet::new();
+        let mut addrs: HashMap<SocketAddr, usize> = HashMap::new();
+        for (i, l) in self.listeners.iter().enumerate() {
+            let path = format!("listeners[{i}]");
+            if !names.insert(l.name.as_str()) {
+                errs.push(ConfigError::new(
+                    format!("{path}.name"),
+                    format!(
+                        "a listener named {:?} is already defined; listener names must be unique",
+                        l.name
+                    ),
+                ));
+            }
+            if l.address.port() != 0 {
+                if let Some(first) = addrs.insert(l.address, i) {
+                    errs.push(ConfigError::new(
+                        format!("{path}.address"),
+                        format!(
+                            "{} is already used by listeners[{first}]; pick another port",
+                            l.address
+                        ),
+                    ));
+                }
+            }
+            match l.direction {
+                Direction::Inbound if l.destination.is_some() => errs.push(ConfigError::new(
+                    format!("{path}.destination"),
+                    "only outbound listeners have a destination; use target_port on inbound listeners",
+                )),
+                Direction::Outbound if l.target_port.is_some() => errs.push(ConfigError::new(
+                    format!("{path}.target_port"),
+                    "only inbound listeners have a target_port; use destination: host:port on outbound listeners",
+                )),
+                _ => {}
+            }
+            if let Some(dest) = &l.destination {
+                if parse_authority(dest).is_none() {
+                    errs.push(ConfigError::new(
+                        format!("{path}.destination"),
+                        format!("{dest:?} is not host:port; write it like reviews:9080"),
+                    ));
+                }
+                if l.interception == Interception::Transparent {
+                    errs.push(ConfigError::new(
+                        format!("{path}.destination"),
+                        "a transparent listener takes each connection's original destination; remove destination or use interception: explicit",
+                    ));
+                }
+            }
+            if l.direction == Direction::Inbound
+                && l.interception == Interception::Explicit
+                && l.target_port.is_none()
+            {
+                errs.push(ConfigError::new(
+                    format!("{path}.target_port"),
+                    "an explicit inbound listener needs to know which workload port it serves; set target_port (or interception: transparent)",
+                ));
+            }
+        }
+        if self.admin_address.port() != 0 && addrs.contains_key(&self.admin_address) {
+            errs.push(ConfigError::new(
+                "admin_address",
+                format!(
+                    "{} is also a listener address; pick another port",
+                    self.admin_address
+                ),
+            ));
+        }
+    }
+
+    fn check_services(&self, clusters: &HashSet<&str>, errs: &mut Vec<ConfigError>) {
+        let mut claimed: HashMap<(String, u16), String> = HashMap::new();
+        let cluster_ref = |path: String, name: &str, errs: &mut Vec<ConfigError>| {
+            if !clusters.contains(name) {
+                errs.push(ConfigError::new(
+                    path,
+                    format!("no cluster named {name:?}; define it under clusters or fix the name"),
+                ));
+            }
+        };
+        for (i, svc) in self.services.iter().enumerate() {
+            let path = format!("services[{i}]");
+            if svc.name.is_empty() {
+                errs.push(ConfigError::new(
+                    format!("{path}.name"),
+                    "must not be empty",
+                ));
+            }
+            if svc.ports.is_empty() {
+                errs.push(ConfigError::new(
+                    format!("{path}.ports"),
+                    "a service needs at least one port",
+                ));
+            }
+            for (j, port) in svc.ports.iter().enumerate() {
+                let path = format!("{path}.ports[{j}]");
+                if port.port == 0 {
+                    errs.push(ConfigError::new(format!("{path}.port"), "must be 1-65535"));
+                }
+                for host in svc.all_hosts() {
+                    let key = (host.to_ascii_lowercase(), port.port);
+                    if let Some(other) = claimed.insert(key, svc.name.clone()) {
+                        if other != svc.name {
+                            errs.push(ConfigError::new(
+                                format!("{path}.port"),
+                                format!("{host}:{} is already claimed by service {other:?}; a host and port can belong to one service only", port.port),
+                            ));
+                        }
+                    }
+                }
+                if port.routes.is_empty() && port.cluster.is_none() {
+                    errs.push(ConfigError::new(
+                        path.clone(),
+                        "has neither routes nor a cluster, so its traffic has nowhere to go; add cluster: <name>",
+                    ));
+                }
+                if let Some(c) = &port.cluster {
+                    cluster_ref(format!("{path}.cluster"), c, errs);
+                }
+                for (k, route) in port.routes.iter().enumerate() {
+                    let path = format!("{path}.routes[{k}]");
+                    check_route(&path, route, errs);
+                    for (b, backend) in route.backends.iter().enumerate() {
+                        cluster_ref(
+                            format!("{path}.backends[{b}].cluster"),
+                            &backend.cluster,
+                            errs,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_inbound(&self, errs: &mut Vec<ConfigError>) {
+        let mut ports = HashSet::new();
+        for (i, p) in self.inbound.iter().enumerate() {
+            if !ports.insert(p.port) {
+                errs.push(ConfigError::new(
+                    format!("inbound[{i}].port"),
+                    format!("port {} is listed twice; merge the entries", p.port),
+                ));
+            }
+            if p.port == 0 {
+                errs.push(ConfigError::new(
+                    format!("inbound[{i}].port"),
+                    "must be 1-65535",
+                ));
+            }
+        }
+    }
+}
+
+fn check_route(path: &str, route: &HttpRoute, errs: &mut Vec<ConfigError>) {
+    if route.backends.is_empty() {
+        errs.push(ConfigError::new(
+            format!("{path}.backends"),
+            "a route needs at least one backend",
+        ));
+    }
+    if !route.backends.is_empty() && route.backends.iter().all(|b| b.weight == 0) {
+        errs.push(ConfigError::new(
+            format!("{path}.backends"),
+            "all weights are 0, so no backend can be chosen; give at least one a positive weight",
+        ));
+    }
+    for (m, rm) in route.matches.iter().enumerate() {
+        let path = format!("{path}.match[{m}]");
+        if let Some(PathMatch::Regex(re)) = &rm.path {
+            check_regex(&format!("{path}.path.regex"), re, errs);
+        }
+        if let Some(PathMatch::Prefix(p) | PathMatch::Exact(p)) = &rm.path {
+            if !p.starts_with('/') {
+                errs.push(ConfigError::new(
+                    format!("{path}.path"),
+                    format!("{p:?} does not start with '/'; request paths always do"),
+                ));
+            }
+        }
+        for (h, HeaderMatch { name, value }) in rm.headers.iter().enumerate() {
+            let path = format!("{path}.headers[{h}]");
+            if http_header_name_invalid(name) {
+                errs.push(ConfigError::new(
+                    format!("{path}.name"),
+                    format!("{name:?} is not a valid HTTP header name"),
+                ));
+            }
+            if let StringMatch::Regex(re) = value {
+                check_regex(&format!("{path}.value.regex"), re, errs);
+            }
+        }
+    }
+}
+
+fn check_regex(path: &str, re: &str, errs: &mut Vec<ConfigError>) {
+    if let Err(e) = regex::Regex::new(re) {
+        let detail = e.to_string().lines().last().unwrap_or_default().to_string();
+        errs.push(ConfigError::new(
+            path,
+            format!("{re:?} does not compile: {detail}"),
+        ));
+    }
+}
+
+fn http_header_name_invalid(name: &str) -> bool {
+    name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Splits `host:port`. IPv6 literals are bracketed: `[::1]:80`.
+pub fn parse_authority(s: &str) -> Option<(&str, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then_some((host, port))
+}
+
+#[cfg(test)]
+mod tests;

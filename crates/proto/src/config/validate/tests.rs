@@ -1,0 +1,164 @@
+use crate::config::{LoadError, ProxyConfig};
+
+const GOOD: &str = "\
+node:
+  workload: productpage-v1
+  namespace: default
+admin_address: 127.0.0.1:15000
+listeners:
+  - name: outbound
+    address: 127.0.0.1:15001
+    direction: outbound
+  - name: inbound
+    address: 0.0.0.0:15006
+    direction: inbound
+    interception: transparent
+    detect_timeout: 250ms
+    opaque_ports: [3306]
+services:
+  - name: reviews.default.svc.cluster.local
+    hosts: [reviews]
+    addresses: [198.18.0.10]
+    ports:
+      - port: 9080
+        protocol: http
+        routes:
+          - match:
+              - path: { prefix: /api }
+                headers:
+                  - name: end-user
+                    value: { exact: jason }
+            backends:
+              - cluster: reviews-v2
+            timeout: 0.5s
+          - backends:
+              - { cluster: reviews-v1, weight: 90 }
+              - { cluster: reviews-v2, weight: 10 }
+inbound:
+  - port: 9080
+    protocol: http
+clusters:
+  - name: reviews-v1
+    endpoints:
+      - address: 127.0.0.1:9081
+  - name: reviews-v2
+    lb: round_robin
+    protocol: http2
+    connect_timeout: 250ms
+    endpoints:
+      - address: 127.0.0.1:9082
+        weight: 3
+";
+
+fn invalid(yaml: &str) -> String {
+    match ProxyConfig::from_yaml("proxy.yaml", yaml) {
+        Err(e @ LoadError::Invalid { .. }) | Err(e @ LoadError::Parse { .. }) => e.to_string(),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_complete_config_loads() {
+    let cfg = ProxyConfig::from_yaml("proxy.yaml", GOOD).expect("valid");
+    assert_eq!(cfg.listeners.len(), 2);
+    assert_eq!(
+        cfg.listeners[1].detect_timeout,
+        std::time::Duration::from_millis(250)
+    );
+    assert_eq!(cfg.services[0].ports[0].routes[1].backends[0].weight, 90);
+    assert_eq!(cfg.clusters[0].endpoints[0].weight, 1);
+    assert_eq!(cfg.metrics_address, Some("0.0.0.0:15090".parse().unwrap()));
+}
+
+#[test]
+fn round_trips_through_json_for_config_dump() {
+    let cfg = ProxyConfig::from_yaml("proxy.yaml", GOOD).expect("valid");
+    let json = serde_json::to_string(&cfg).unwrap();
+    let back: ProxyConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(cfg, back);
+}
+
+#[test]
+fn an_unknown_cluster_names_file_line_field_and_fix() {
+    let yaml = GOOD.replace("- cluster: reviews-v2\n", "- cluster: reviewz\n");
+    let err = invalid(&yaml);
+    assert_eq!(
+        err,
+        "proxy.yaml:29: services[0].ports[0].routes[0].backends[0].cluster: \
+         no cluster named \"reviewz\"; define it under clusters or fix the name"
+    );
+}
+
+#[test]
+fn a_typo_in_a_field_name_is_a_parse_error_with_a_line() {
+    let yaml = GOOD.replace("connect_timeout: 250ms", "conect_timeout: 250ms");
+    let err = invalid(&yaml);
+    assert!(err.contains("conect_timeout"), "{err}");
+    assert!(err.contains("proxy.yaml:44:5"), "{err}");
+}
+
+#[test]
+fn a_bad_duration_explains_the_format() {
+    let yaml = GOOD.replace("timeout: 0.5s", "timeout: half a second");
+    let err = invalid(&yaml);
+    assert!(err.contains("write it like 100ms"), "{err}");
+}
+
+#[test]
+fn bad_regexes_and_duplicates_are_all_reported() {
+    let yaml = GOOD
+        .replace("{ prefix: /api }", "{ regex: \"/api/(\" }")
+        .replace("name: reviews-v2\n    lb", "name: reviews-v1\n    lb");
+    let err = invalid(&yaml);
+    assert!(
+        err.contains("path.regex: \"/api/(\" does not compile"),
+        "{err}"
+    );
+    assert!(
+        err.contains("a cluster named \"reviews-v1\" is already defined"),
+        "{err}"
+    );
+}
+
+#[test]
+fn listener_fields_must_fit_the_direction() {
+    let yaml = GOOD.replace(
+        "    direction: outbound\n",
+        "    direction: outbound\n    target_port: 80\n",
+    );
+    let err = invalid(&yaml);
+    assert!(
+        err.contains("listeners[0].target_port: only inbound"),
+        "{err}"
+    );
+
+    let yaml = GOOD.replace("    interception: transparent\n", "");
+    let err = invalid(&yaml);
+    assert!(
+        err.contains("listeners[1].target_port: an explicit inbound listener"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_services_cannot_claim_one_host_and_port() {
+    let yaml = GOOD.replace(
+        "inbound:\n",
+        "  - name: other\n    hosts: [reviews]\n    ports:\n      - port: 9080\n        cluster: reviews-v1\ninbound:\n",
+    );
+    let err = invalid(&yaml);
+    assert!(
+        err.contains("reviews:9080 is already claimed by service"),
+        "{err}"
+    );
+}
+
+#[test]
+fn authority_parsing() {
+    use crate::config::parse_authority;
+    assert_eq!(parse_authority("reviews:9080"), Some(("reviews", 9080)));
+    assert_eq!(parse_authority("[::1]:80"), Some(("::1", 80)));
+    assert_eq!(parse_authority("reviews"), None);
+    assert_eq!(parse_authority("reviews:0"), None);
+    assert_eq!(parse_authority(":80"), None);
+}

@@ -1,0 +1,10 @@
+//! The proxy configuration model.
+//!
+//! One model, two transports: `weft-proxy --config proxy.yaml` reads it from a
+//! static file today, and the control plane pushes the same types to each
+//! proxy later. Nothing in the data plane knows which one it came from.
+
+pub mod config;
+pub mod duration;
+
+pub use config::ProxyConfig;

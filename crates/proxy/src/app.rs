@@ -1,0 +1,163 @@
+//! Starting a proxy from config, and draining it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use weft_proto::config::ProxyConfig;
+
+use crate::admin::{self, AdminCtx, Role};
+use crate::listen::{self, ListenerRt};
+use crate::logging::LogHandle;
+use crate::state::{BuildError, ProxyState};
+
+/// Entry point of the data plane.
+pub struct Proxy;
+
+/// Where a started proxy actually listens (ports may have been 0).
+#[derive(Debug, Clone, Serialize)]
+pub struct BoundAddrs {
+    pub listeners: BTreeMap<String, SocketAddr>,
+    pub admin: SocketAddr,
+    pub metrics: Option<SocketAddr>,
+    pub health: Option<SocketAddr>,
+}
+
+/// A running proxy.
+pub struct Running {
+    addrs: BoundAddrs,
+    state: Arc<ProxyState>,
+    drain: drain::Signal,
+    drain_requests: mpsc::Receiver<()>,
+    admin_tasks: Vec<JoinHandle<()>>,
+}
+
+/// Why a proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] BuildError),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        what: String,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+// === impl Proxy ===
+
+impl Proxy {
+    /// Binds every socket, then starts serving. Either everything is bound
+    /// or nothing is left running.
+    pub async fn start(config: ProxyConfig, log: Option<Arc<LogHandle>>) -> Result<Running, StartError> {
+        let listeners_cfg = config.listeners.clone();
+        let (admin_addr, metrics_addr, health_addr) =
+            (config.admin_address, config.metrics_address, config.health_address);
+        let state = Arc::new(ProxyState::new(config)?);
+
+        let mut bound = Vec::new();
+        for l in &listeners_cfg {
+            let sock = bind(&format!("listener {}", l.name), l.address).await?;
+            bound.push((Arc::new(ListenerRt::new(l)), sock));
+        }
+        let admin = bind("admin", admin_addr).await?;
+        let metrics = match metrics_addr {
+            Some(a) => Some(bind("metrics", a).await?),
+            None => None,
+        };
+        let health = match health_addr {
+            Some(a) => Some(bind("health", a).await?),
+            None => None,
+        };
+
+        let local = |l: &TcpListener| l.local_addr().ok();
+        let addrs = BoundAddrs {
+            listeners: bound
+                .iter()
+                .filter_map(|(rt, l)| Some((rt.name.to_string(), local(l)?)))
+                .collect(),
+            admin: local(&admin).unwrap_or(admin_addr),
+            metrics: metrics.as_ref().and_then(local),
+            health: health.as_ref().and_then(local),
+        };
+        let mut own: Vec<SocketAddr> = addrs.listeners.values().copied().collect();
+        own.extend([Some(addrs.admin), addrs.metrics, addrs.health].into_iter().flatten());
+        state.set_own_addresses(own);
+
+        let (drain, watch) = drain::channel();
+        for (rt, sock) in bound {
+            tracing::info!(listener = %rt.name, address = %local(&sock).map_or(String::new(), |a| a.to_string()), direction = ?rt.direction, interception = ?rt.interception, "listening");
+            tokio::spawn(listen::serve(sock, rt, state.clone(), watch.clone()));
+        }
+        drop(watch);
+
+        let (drain_tx, drain_requests) = mpsc::channel(1);
+        let ctx = Arc::new(AdminCtx {
+            state: state.clone(),
+            log,
+            drain_requests: drain_tx,
+            bound: serde_json::to_value(&addrs).unwrap_or_default(),
+        });
+        let mut admin_tasks = vec![tokio::spawn(admin::serve(admin, Role::Admin, ctx.clone()))];
+        if let Some(m) = metrics {
+            admin_tasks.push(tokio::spawn(admin::serve(m, Role::Metrics, ctx.clone())));
+        }
+        if let Some(h) = health {
+            admin_tasks.push(tokio::spawn(admin::serve(h, Role::Health, ctx)));
+        }
+
+        Ok(Running {
+            addrs,
+            state,
+            drain,
+            drain_requests,
+            admin_tasks,
+        })
+    }
+}
+
+async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind {
+        what: what.to_string(),
+        addr,
+        source,
+    })
+}
+
+// === impl Running ===
+
+impl Running {
+    pub fn addrs(&self) -> &BoundAddrs {
+        &self.addrs
+    }
+
+    pub fn state(&self) -> &Arc<ProxyState> {
+        &self.state
+    }
+
+    /// Resolves when an operator asks for a drain on the admin port.
+    pub async fn drain_requested(&mut self) {
+        if self.drain_requests.recv().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Stops accepting connections at once (new ones are refused), lets
+    /// in-flight requests finish, and returns when they have or when
+    /// `deadline` passes. Returns whether everything finished in time.
+    pub async fn drain(self, deadline: Duration) -> bool {
+        self.state.start_draining();
+        let clean = tokio::time::timeout(deadline, self.drain.drain()).await.is_ok();
+        for t in self.admin_tasks {
+            t.abort();
+        }
+        clean
+    }
+}

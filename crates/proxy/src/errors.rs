@@ -1,0 +1,126 @@
+//! The failures the proxy itself reports, each classified once, at the edge,
+//! into a status code, an Envoy-style response flag and a log line.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use weft_proto::duration;
+
+/// Response header naming the reason on every proxy-generated error, so a
+/// client can tell a proxy failure from an application's own error.
+pub const PROXY_ERROR_HEADER: &str = "weft-proxy-error";
+
+/// Why the proxy answered a request itself instead of the upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("no route to {authority}")]
+    NoRoute { authority: String },
+    #[error("no healthy endpoint in cluster {cluster}")]
+    NoHealthyUpstream { cluster: Arc<str> },
+    #[error("upstream connect failure: {addr}: {source}")]
+    ConnectFailed {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("upstream connect timeout: {addr} did not accept within {}", duration::Display(*.timeout))]
+    ConnectTimeout { addr: SocketAddr, timeout: Duration },
+    #[error("upstream request timeout: no response within {}", duration::Display(*.0))]
+    ResponseTimeout(Duration),
+    #[error("upstream connection terminated before response headers: {0}")]
+    UpstreamReset(#[source] hyper::Error),
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve { host: String, reason: String },
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+}
+
+/// Envoy's short codes for why a request or connection failed; Istio puts
+/// them in the `response_flags` metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResponseFlag {
+    /// No flag (`-`).
+    None,
+    /// No healthy upstream.
+    UH,
+    /// Upstream connection failure.
+    UF,
+    /// Upstream overflow (circuit breaking).
+    UO,
+    /// No route configured.
+    NR,
+    /// Upstream request timeout.
+    UT,
+    /// Upstream connection termination.
+    UC,
+    /// Downstream connection termination.
+    DC,
+    /// Bad request from downstream (DPE: downstream protocol error).
+    DPE,
+}
+
+// === impl ProxyError ===
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NoRoute { .. } => StatusCode::NOT_FOUND,
+            Self::NoHealthyUpstream { .. }
+            | Self::ConnectFailed { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::UpstreamReset(_)
+            | Self::Resolve { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ResponseTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub fn flag(&self) -> ResponseFlag {
+        match self {
+            Self::NoRoute { .. } => ResponseFlag::NR,
+            Self::NoHealthyUpstream { .. } => ResponseFlag::UH,
+            Self::ConnectFailed { .. } | Self::ConnectTimeout { .. } | Self::Resolve { .. } => {
+                ResponseFlag::UF
+            }
+            Self::ResponseTimeout(_) => ResponseFlag::UT,
+            Self::UpstreamReset(_) => ResponseFlag::UC,
+            Self::BadRequest(_) => ResponseFlag::DPE,
+        }
+    }
+}
+
+// === impl ResponseFlag ===
+
+impl ResponseFlag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "-",
+            Self::UH => "UH",
+            Self::UF => "UF",
+            Self::UO => "UO",
+            Self::NR => "NR",
+            Self::UT => "UT",
+            Self::UC => "UC",
+            Self::DC => "DC",
+            Self::DPE => "DPE",
+        }
+    }
+}
+
+impl fmt::Display for ResponseFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for ResponseFlag {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> Result<(), fmt::Error> {
+        fmt::Write::write_str(encoder, self.as_str())
+    }
+}

@@ -1,0 +1,126 @@
+//! One request/response exchange's telemetry, recorded exactly once: when
+//! the response body ends, or when the exchange is dropped early (the
+//! client went away).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use http::HeaderMap;
+
+use crate::errors::ResponseFlag;
+use crate::listen::ConnCtx;
+use crate::state::Snapshot;
+use crate::telemetry::{PeerLabels, Reporter, RequestLabels, ServiceLabels};
+use crate::upstream::InFlight;
+
+#[derive(Debug)]
+pub struct Exchange {
+    ctx: Arc<ConnCtx>,
+    labels: RequestLabels,
+    start: Instant,
+    request_bytes: Arc<AtomicU64>,
+    pub(super) response_bytes: u64,
+    complete: bool,
+    in_flight: Option<InFlight>,
+}
+
+// === impl Exchange ===
+
+impl Exchange {
+    pub fn new(ctx: Arc<ConnCtx>, snap: &Snapshot, start: Instant, grpc: bool) -> Self {
+        let reporter = ctx.listener.reporter();
+        let unknown = snap.unknown_peer.clone();
+        let (source, destination) = match reporter {
+            Reporter::Source => (snap.node.clone(), unknown),
+            Reporter::Destination => (unknown, snap.node.clone()),
+        };
+        let labels = RequestLabels {
+            reporter,
+            source,
+            destination,
+            service: snap.unknown_service.clone(),
+            request_protocol: if grpc { "grpc" } else { "http" },
+            response_code: 0,
+            grpc_response_status: None,
+            response_flags: ResponseFlag::None,
+            // Plaintext until mTLS lands; the source side cannot know.
+            connection_security_policy: match reporter {
+                Reporter::Source => "unknown",
+                Reporter::Destination => "none",
+            },
+        };
+        Self {
+            ctx,
+            labels,
+            start,
+            request_bytes: Arc::new(AtomicU64::new(0)),
+            response_bytes: 0,
+            complete: false,
+            in_flight: None,
+        }
+    }
+
+    pub fn ctx(&self) -> &Arc<ConnCtx> {
+        &self.ctx
+    }
+
+    pub fn set_service(&mut self, service: Arc<ServiceLabels>) {
+        self.labels.service = service;
+    }
+
+    /// The workload that served the request, as far as this side knows.
+    pub fn set_upstream_peer(&mut self, peer: &Arc<PeerLabels>) {
+        if self.labels.reporter == Reporter::Source {
+            self.labels.destination = peer.clone();
+        }
+    }
+
+    pub fn hold(&mut self, in_flight: InFlight) {
+        self.in_flight = Some(in_flight);
+    }
+
+    pub fn request_bytes(&self) -> Arc<AtomicU64> {
+        self.request_bytes.clone()
+    }
+
+    pub fn set_response(&mut self, status: http::StatusCode, flag: ResponseFlag) {
+        self.labels.response_code = status.as_u16();
+        self.labels.response_flags = flag;
+    }
+
+    pub fn observe_grpc_status(&mut self, headers: &HeaderMap) {
+        if let Some(code) = headers
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+        {
+            self.labels.grpc_response_status = Some(code);
+        }
+    }
+
+    pub(super) fn upstream_failed_mid_body(&mut self) {
+        if self.labels.response_flags == ResponseFlag::None {
+            self.labels.response_flags = ResponseFlag::UC;
+        }
+    }
+
+    pub(super) fn end_of_stream(&mut self) {
+        self.complete = true;
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        if !self.complete && self.labels.response_flags == ResponseFlag::None {
+            // The client went away before the response finished.
+            self.labels.response_flags = ResponseFlag::DC;
+        }
+        self.ctx.state.metrics.record_request(
+            &self.labels,
+            self.start.elapsed(),
+            self.request_bytes.load(Ordering::Relaxed),
+            self.response_bytes,
+        );
+    }
+}

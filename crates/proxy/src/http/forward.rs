@@ -1,0 +1,89 @@
+//! Forwarding one HTTP request: route, pick an endpoint, send, and stream
+//! the response back.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Method, Request, Response, StatusCode, Version, header};
+use hyper::body::Incoming;
+use weft_proto::config::UpstreamProtocol;
+
+use super::body::{RequestBody, ResponseBody};
+use super::exchange::Exchange;
+use super::headers::{is_grpc, is_upgrade, set_upstream_target, strip_hop_by_hop};
+use super::{respond, route, tunnel};
+use crate::errors::{ProxyError, ResponseFlag};
+use crate::listen::ConnCtx;
+use crate::upstream::HttpVersion;
+
+/// Handles one request from a client; never fails: proxy errors become
+/// responses that say what went wrong.
+pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<ResponseBody> {
+    let start = Instant::now();
+    let snap = ctx.state.snapshot();
+    let grpc = is_grpc(&req);
+    let mut ex = Exchange::new(ctx.clone(), &snap, start, grpc);
+
+    if req.method() == Method::CONNECT {
+        return tunnel::connect(ex, &snap, req).await;
+    }
+
+    let decision = match route::decide(&snap, &ctx, &req) {
+        Ok(d) => d,
+        Err(e) => return respond::error(ex, grpc, e),
+    };
+    ex.set_service(decision.service.clone());
+    let up = match route::resolve(&ctx, &snap, decision.target).await {
+        Ok(up) => up,
+        Err(e) => return respond::error(ex, grpc, e),
+    };
+    drop(snap);
+    ex.set_upstream_peer(&up.endpoint.labels);
+    ex.hold(up.endpoint.start_request());
+
+    let upgrade = is_upgrade(&req);
+    let version = match (upgrade, up.protocol, req.version()) {
+        // Upgrades exist only in HTTP/1.1.
+        (true, ..) => HttpVersion::Http1,
+        (false, UpstreamProtocol::Http1, _) => HttpVersion::Http1,
+        (false, UpstreamProtocol::Http2, _) => HttpVersion::Http2,
+        (false, UpstreamProtocol::Auto, Version::HTTP_2) => HttpVersion::Http2,
+        (false, UpstreamProtocol::Auto, _) => HttpVersion::Http1,
+    };
+    let downstream_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+
+    strip_hop_by_hop(req.headers_mut(), upgrade);
+    // hyper already answers `Expect: 100-continue` to the client when the
+    // body is first read; the upstream need not do it again.
+    req.headers_mut().remove(header::EXPECT);
+    set_upstream_target(
+        &mut req,
+        match version {
+            HttpVersion::Http1 => Version::HTTP_11,
+            HttpVersion::Http2 => Version::HTTP_2,
+        },
+    );
+    let req = req.map(|b| RequestBody::new(b, ex.request_bytes()));
+
+    let send = up.endpoint.send(req, version, up.connect_timeout);
+    let result = match decision.timeout {
+        Some(t) => tokio::time::timeout(t, send)
+            .await
+            .unwrap_or(Err(ProxyError::ResponseTimeout(t))),
+        None => send.await,
+    };
+    let mut rsp = match result {
+        Ok(rsp) => rsp,
+        Err(e) => return respond::error(ex, grpc, e),
+    };
+    up.endpoint.observe_latency(start.elapsed());
+
+    let switching = rsp.status() == StatusCode::SWITCHING_PROTOCOLS;
+    if let (true, Some(down)) = (switching, downstream_upgrade) {
+        tunnel::splice_upgrade(down, hyper::upgrade::on(&mut rsp), ctx);
+    }
+    strip_hop_by_hop(rsp.headers_mut(), switching);
+    ex.observe_grpc_status(rsp.headers());
+    ex.set_response(rsp.status(), ResponseFlag::None);
+    rsp.map(|b| ResponseBody::upstream(b, ex))
+}

@@ -1,0 +1,229 @@
+//! Listeners: accepting connections, finding where each was headed, and
+//! handing it to HTTP or TCP proxying after protocol detection.
+
+mod orig_dst;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use weft_proto::config::{
+    AppProtocol, Direction, Interception, Listener, ListenerProtocol, parse_authority,
+};
+
+pub use orig_dst::original_dst;
+
+use crate::detect::{self, Protocol};
+use crate::io::PrefixedIo;
+use crate::state::{ProxyState, Snapshot};
+use crate::telemetry::Reporter;
+
+/// A listener's settings, compiled.
+#[derive(Debug)]
+pub struct ListenerRt {
+    pub name: Arc<str>,
+    pub direction: Direction,
+    pub interception: Interception,
+    pub protocol: ListenerProtocol,
+    pub detect_timeout: Duration,
+    pub opaque_ports: Vec<u16>,
+    /// Outbound fixed destination (`host`, `port`).
+    pub destination: Option<(Arc<str>, u16)>,
+    pub target_port: Option<u16>,
+}
+
+/// What every request and byte on one downstream connection shares.
+#[derive(Debug)]
+pub struct ConnCtx {
+    pub state: Arc<ProxyState>,
+    pub listener: Arc<ListenerRt>,
+    pub peer: SocketAddr,
+    /// Where a transparently intercepted client was connecting.
+    pub orig_dst: Option<SocketAddr>,
+    /// Held while any work for this connection (including upgraded
+    /// tunnels) is in flight, so a drain waits for it.
+    pub drain: drain::Watch,
+}
+
+// === impl ListenerRt ===
+
+impl ListenerRt {
+    pub fn new(cfg: &Listener) -> Self {
+        Self {
+            name: Arc::from(cfg.name.as_str()),
+            direction: cfg.direction,
+            interception: cfg.interception,
+            protocol: cfg.protocol,
+            detect_timeout: cfg.detect_timeout,
+            opaque_ports: cfg.opaque_ports.clone(),
+            destination: cfg
+                .destination
+                .as_deref()
+                .and_then(parse_authority)
+                .map(|(h, p)| (Arc::from(h.to_ascii_lowercase()), p)),
+            target_port: cfg.target_port,
+        }
+    }
+
+    pub fn reporter(&self) -> Reporter {
+        match self.direction {
+            Direction::Outbound => Reporter::Source,
+            Direction::Inbound => Reporter::Destination,
+        }
+    }
+}
+
+// === impl ConnCtx ===
+
+impl ConnCtx {
+    /// The destination port of this connection, when one is known before
+    /// reading any request.
+    pub fn target_port(&self) -> Option<u16> {
+        self.orig_dst
+            .map(|a| a.port())
+            .or(self.listener.target_port)
+            .or(self.listener.destination.as_ref().map(|(_, p)| *p))
+    }
+
+    /// The protocol config declares for this connection's destination.
+    fn declared_protocol(&self, snap: &Snapshot) -> AppProtocol {
+        match self.listener.direction {
+            Direction::Inbound => self
+                .target_port()
+                .and_then(|p| snap.inbound.get(&p))
+                .map_or(AppProtocol::Detect, |t| t.protocol),
+            Direction::Outbound => {
+                let svc = match &self.listener.destination {
+                    Some((h, p)) => snap.services.by_host(h, *p),
+                    None => self.orig_dst.and_then(|a| snap.services.by_addr(a)),
+                };
+                svc.map_or(AppProtocol::Detect, |s| s.protocol)
+            }
+        }
+    }
+}
+
+/// Accepts connections until drain is signaled, then closes the socket so
+/// new connections are refused.
+pub async fn serve(
+    listener: TcpListener,
+    rt: Arc<ListenerRt>,
+    state: Arc<ProxyState>,
+    drain: drain::Watch,
+) {
+    let local = listener.local_addr().ok();
+    let signaled = drain.clone().signaled();
+    tokio::pin!(signaled);
+    loop {
+        tokio::select! {
+            biased;
+            _release = &mut signaled => break,
+            accepted = listener.accept() => match accepted {
+                Ok((sock, peer)) => {
+                    let conn = handle(sock, peer, local, rt.clone(), state.clone(), drain.clone());
+                    tokio::spawn(conn);
+                }
+                Err(e) => {
+                    // Out of file descriptors and friends: back off instead
+                    // of spinning; established connections keep working.
+                    tracing::warn!(listener = %rt.name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    tracing::debug!(listener = %rt.name, "listener closed for drain");
+}
+
+async fn handle(
+    sock: TcpStream,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+    listener: Arc<ListenerRt>,
+    state: Arc<ProxyState>,
+    drain: drain::Watch,
+) {
+    let _active = ActiveGuard::new(state.metrics.active_connections(&listener.name));
+    let _ = sock.set_nodelay(true);
+
+    let orig_dst = match listener.interception {
+        Interception::Explicit => None,
+        // A connection made straight to the listener was not redirected:
+        // there is no original destination to honour.
+        Interception::Transparent => original_dst(&sock).ok().filter(|a| Some(*a) != local),
+    };
+    if listener.interception == Interception::Transparent
+        && listener.direction == Direction::Inbound
+        && orig_dst.is_none()
+    {
+        tracing::debug!(listener = %listener.name, %peer, "refusing direct connection to a transparent inbound listener");
+        return;
+    }
+
+    let ctx = Arc::new(ConnCtx {
+        state,
+        listener,
+        peer,
+        orig_dst,
+        drain,
+    });
+    serve_conn(sock, ctx).await;
+}
+
+/// Counts a connection in `weft_listener_connections_active` while alive.
+struct ActiveGuard(prometheus_client::metrics::gauge::Gauge);
+
+impl ActiveGuard {
+    fn new(g: prometheus_client::metrics::gauge::Gauge) -> Self {
+        g.inc();
+        Self(g)
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+async fn serve_conn(mut sock: TcpStream, ctx: Arc<ConnCtx>) {
+    let snap = ctx.state.snapshot();
+    let opaque_port = ctx
+        .target_port()
+        .is_some_and(|p| ctx.listener.opaque_ports.contains(&p));
+    let detection = match (ctx.listener.protocol, ctx.declared_protocol(&snap)) {
+        (ListenerProtocol::Tcp, _) | (_, AppProtocol::Tcp) => fixed(Protocol::Opaque),
+        _ if opaque_port => fixed(Protocol::Opaque),
+        (ListenerProtocol::Http1, _) => fixed(Protocol::Http1),
+        (ListenerProtocol::Http2, _) => fixed(Protocol::Http2),
+        (ListenerProtocol::Detect, _) => {
+            match detect::detect(&mut sock, ctx.listener.detect_timeout).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::debug!(peer = %ctx.peer, error = %e, "connection failed during protocol detection");
+                    return;
+                }
+            }
+        }
+    };
+    drop(snap);
+    if detection.timed_out {
+        ctx.state.metrics.detect_timeout(&ctx.listener.name);
+        tracing::debug!(listener = %ctx.listener.name, peer = %ctx.peer, "protocol detection timed out; proxying as opaque TCP");
+    }
+    let io = PrefixedIo::new(detection.prefix, sock);
+    match detection.protocol {
+        Protocol::Http1 => crate::http::serve(io, hyper::Version::HTTP_11, ctx).await,
+        Protocol::Http2 => crate::http::serve(io, hyper::Version::HTTP_2, ctx).await,
+        Protocol::Tls | Protocol::Opaque => crate::tcp::serve(io, ctx).await,
+    }
+}
+
+fn fixed(protocol: Protocol) -> detect::Detection {
+    detect::Detection {
+        protocol,
+        prefix: bytes::Bytes::new(),
+        timed_out: false,
+    }
+}

@@ -1,0 +1,161 @@
+//! Compiling a `ProxyConfig` into a [`Snapshot`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use weft_proto::config::{self, ConfigError, LbPolicy, ProxyConfig, UpstreamProtocol};
+
+use super::{InboundTarget, ServicePort, ServiceTable, Snapshot};
+use crate::http::Route;
+use crate::telemetry::{PeerLabels, ServiceLabels};
+use crate::upstream::{Balancer, Cluster, Endpoint};
+
+/// The config cannot be applied; the running config stays in force.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid proxy config:\n{}", .0.iter().map(|e| format!("  {}: {}", e.path, e.message)).collect::<Vec<_>>().join("\n"))]
+pub struct BuildError(pub Vec<ConfigError>);
+
+// === impl Snapshot ===
+
+impl Snapshot {
+    /// Compiles `config`. Endpoints whose cluster and address are unchanged
+    /// from `prev` are reused with their health, load and pools.
+    pub fn build(config: Arc<ProxyConfig>, prev: Option<&Snapshot>) -> Result<Self, BuildError> {
+        let errors = config.validate();
+        if !errors.is_empty() {
+            return Err(BuildError(errors));
+        }
+        let unknown_peer = Arc::new(PeerLabels::unknown());
+        let node = Arc::new(PeerLabels::from_meta(&config.node));
+
+        let mut clusters = HashMap::new();
+        for c in &config.clusters {
+            let cluster = build_cluster(c, prev, &unknown_peer);
+            clusters.insert(cluster.name.clone(), Arc::new(cluster));
+        }
+        let lookup = |name: &str| clusters.get(name).cloned();
+
+        let mut errors = Vec::new();
+        let mut services = ServiceTable::default();
+        for (i, svc) in config.services.iter().enumerate() {
+            let labels = Arc::new(ServiceLabels::new(&svc.name, svc.namespace.as_deref()));
+            for (j, port) in svc.ports.iter().enumerate() {
+                let mut routes = Vec::new();
+                for (k, r) in port.routes.iter().enumerate() {
+                    match Route::compile(r, lookup) {
+                        Ok(r) => routes.push(r),
+                        Err(msg) => errors.push(ConfigError {
+                            path: format!("services[{i}].ports[{j}].routes[{k}]"),
+                            message: msg,
+                            line: None,
+                        }),
+                    }
+                }
+                let tcp_cluster = port.cluster.as_deref().and_then(lookup);
+                if routes.is_empty() {
+                    if let Some(c) = &tcp_cluster {
+                        routes.push(Route::to_cluster(c.clone()));
+                    }
+                }
+                let sp = Arc::new(ServicePort {
+                    labels: labels.clone(),
+                    port: port.port,
+                    protocol: port.protocol,
+                    routes,
+                    tcp_cluster,
+                });
+                for host in svc.all_hosts() {
+                    services
+                        .by_host
+                        .entry(Arc::from(host.to_ascii_lowercase()))
+                        .or_default()
+                        .push(sp.clone());
+                }
+                for ip in &svc.addresses {
+                    services.by_addr.insert(SocketAddr::new(*ip, port.port), sp.clone());
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(BuildError(errors));
+        }
+
+        let inbound = config
+            .inbound
+            .iter()
+            .map(|p| {
+                let target = build_inbound(p, &node, prev);
+                (p.port, Arc::new(target))
+            })
+            .collect();
+
+        Ok(Self {
+            outbound_policy: config.outbound_policy,
+            config,
+            node,
+            unknown_peer,
+            unknown_service: Arc::new(ServiceLabels::unknown()),
+            services,
+            inbound,
+            clusters,
+        })
+    }
+}
+
+fn build_cluster(c: &config::Cluster, prev: Option<&Snapshot>, unknown: &Arc<PeerLabels>) -> Cluster {
+    let old = prev.and_then(|p| p.clusters.get(c.name.as_str()));
+    let endpoints = c
+        .endpoints
+        .iter()
+        .map(|e| {
+            let labels = match &e.workload {
+                Some(meta) => Arc::new(PeerLabels::from_meta(meta)),
+                None => unknown.clone(),
+            };
+            reuse_endpoint(old.map(|c| c.balancer.endpoints()), e.address, e.weight, &labels)
+                .unwrap_or_else(|| Arc::new(Endpoint::new(e.address, e.weight, labels)))
+        })
+        .collect();
+    Cluster {
+        name: Arc::from(c.name.as_str()),
+        protocol: c.protocol,
+        connect_timeout: c.connect_timeout,
+        balancer: Balancer::new(c.lb, endpoints),
+    }
+}
+
+fn build_inbound(p: &config::InboundPort, node: &Arc<PeerLabels>, prev: Option<&Snapshot>) -> InboundTarget {
+    let service = p
+        .service
+        .as_deref()
+        .map(|s| ServiceLabels::new(s, None))
+        .unwrap_or_else(|| ServiceLabels::new(&node.canonical_service, Some(&node.namespace)));
+    let addr = p.target_addr();
+    let old = prev
+        .and_then(|s| s.inbound.get(&p.port))
+        .map(|t| t.cluster.balancer.endpoints());
+    let ep = reuse_endpoint(old, addr, 1, node).unwrap_or_else(|| Arc::new(Endpoint::new(addr, 1, node.clone())));
+    InboundTarget {
+        port: p.port,
+        protocol: p.protocol,
+        labels: Arc::new(service),
+        cluster: Arc::new(Cluster {
+            name: Arc::from(format!("inbound|{}", p.port)),
+            protocol: UpstreamProtocol::Auto,
+            connect_timeout: config::Cluster::default_connect_timeout(),
+            balancer: Balancer::new(LbPolicy::RoundRobin, vec![ep]),
+        }),
+    }
+}
+
+fn reuse_endpoint(
+    old: Option<&[Arc<Endpoint>]>,
+    addr: SocketAddr,
+    weight: u32,
+    labels: &Arc<PeerLabels>,
+) -> Option<Arc<Endpoint>> {
+    old?.iter()
+        .find(|e| e.addr == addr && e.weight == weight.max(1) && e.labels == *labels)
+        .cloned()
+}

@@ -1,0 +1,147 @@
+//! The proxy's live state: the current config snapshot (swapped atomically
+//! when config changes) and what outlives snapshots (metrics, passthrough
+//! endpoints, drain status).
+
+mod build;
+pub mod passthrough;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+use weft_proto::config::{AppProtocol, OutboundPolicy, ProxyConfig};
+
+pub use build::BuildError;
+pub use passthrough::Passthrough;
+
+use crate::http::Route;
+use crate::telemetry::{Metrics, PeerLabels, ServiceLabels};
+use crate::upstream::Cluster;
+
+/// State shared by every connection of one proxy.
+#[derive(Debug)]
+pub struct ProxyState {
+    snapshot: ArcSwap<Snapshot>,
+    pub metrics: Metrics,
+    pub passthrough: Passthrough,
+    draining: AtomicBool,
+    /// Addresses this proxy listens on, to refuse forwarding to itself.
+    own_addrs: parking_lot::RwLock<Vec<SocketAddr>>,
+}
+
+/// One immutable, compiled view of the config. Requests load it once and
+/// use it throughout, so a config change never splits a request.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub config: Arc<ProxyConfig>,
+    /// This workload's labels.
+    pub node: Arc<PeerLabels>,
+    pub unknown_peer: Arc<PeerLabels>,
+    pub unknown_service: Arc<ServiceLabels>,
+    pub services: ServiceTable,
+    pub inbound: HashMap<u16, Arc<InboundTarget>>,
+    pub clusters: HashMap<Arc<str>, Arc<Cluster>>,
+    pub outbound_policy: OutboundPolicy,
+}
+
+/// Outbound services, findable by name and by virtual IP.
+#[derive(Debug, Default)]
+pub struct ServiceTable {
+    by_host: HashMap<Arc<str>, Vec<Arc<ServicePort>>>,
+    by_addr: HashMap<SocketAddr, Arc<ServicePort>>,
+}
+
+/// One port of an outbound service, compiled.
+#[derive(Debug)]
+pub struct ServicePort {
+    pub labels: Arc<ServiceLabels>,
+    pub port: u16,
+    pub protocol: AppProtocol,
+    /// HTTP routes, first match wins. A port with only a cluster gets one
+    /// catch-all route to it.
+    pub routes: Vec<Route>,
+    /// Where opaque TCP goes.
+    pub tcp_cluster: Option<Arc<Cluster>>,
+}
+
+/// Where inbound traffic for one workload port goes.
+#[derive(Debug)]
+pub struct InboundTarget {
+    pub port: u16,
+    pub protocol: AppProtocol,
+    pub labels: Arc<ServiceLabels>,
+    pub cluster: Arc<Cluster>,
+}
+
+// === impl ProxyState ===
+
+impl ProxyState {
+    pub fn new(config: ProxyConfig) -> Result<Self, BuildError> {
+        let snapshot = Snapshot::build(Arc::new(config), None)?;
+        Ok(Self {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            metrics: Metrics::new(),
+            passthrough: Passthrough::default(),
+            draining: AtomicBool::new(false),
+            own_addrs: Default::default(),
+        })
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Validates and compiles `config`, then swaps it in atomically. On
+    /// error nothing changes. Endpoint health and pools carry over.
+    pub fn update(&self, config: ProxyConfig) -> Result<(), BuildError> {
+        let prev = self.snapshot.load_full();
+        let next = Snapshot::build(Arc::new(config), Some(&prev))?;
+        self.snapshot.store(Arc::new(next));
+        Ok(())
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    pub fn set_own_addresses(&self, addrs: Vec<SocketAddr>) {
+        *self.own_addrs.write() = addrs;
+    }
+
+    /// Whether connecting to `addr` would reach one of our own listeners.
+    pub fn is_own_address(&self, addr: SocketAddr) -> bool {
+        self.own_addrs.read().iter().any(|own| {
+            own.port() == addr.port()
+                && (own.ip() == addr.ip()
+                    || (own.ip().is_unspecified()
+                        && (addr.ip().is_loopback() || addr.ip().is_unspecified())))
+        })
+    }
+
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+}
+
+// === impl ServiceTable ===
+
+impl ServiceTable {
+    /// Finds a service port by host name (case-insensitive) and port.
+    pub fn by_host(&self, host: &str, port: u16) -> Option<&ServicePort> {
+        let ports = match self.by_host.get(host) {
+            Some(p) => p,
+            None if host.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.by_host.get(host.to_ascii_lowercase().as_str())?
+            }
+            None => return None,
+        };
+        ports.iter().find(|p| p.port == port).map(|p| &**p)
+    }
+
+    /// Finds a service port by virtual IP and port.
+    pub fn by_addr(&self, addr: SocketAddr) -> Option<&ServicePort> {
+        self.by_addr.get(&addr).map(|p| &**p)
+    }
+}

@@ -1,0 +1,130 @@
+//! Opaque TCP proxying: routed by destination, bytes relayed both ways with
+//! half-close preserved, counted as Istio's `istio_tcp_*` metrics.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use prometheus_client::metrics::counter::Counter;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::errors::ResponseFlag;
+use crate::http::route;
+use crate::listen::ConnCtx;
+use crate::state::Snapshot;
+use crate::telemetry::{PeerLabels, Reporter, ServiceLabels, TcpLabels};
+
+/// Serves a connection detected (or declared) as opaque.
+pub async fn serve<I>(io: I, ctx: Arc<ConnCtx>)
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    let snap = ctx.state.snapshot();
+    let decision = match route::decide_tcp(&snap, &ctx, None) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::info!(listener = %ctx.listener.name, peer = %ctx.peer, response_flags = %e.flag(), "{e}; closing TCP connection");
+            return;
+        }
+    };
+    let service = decision.service.clone();
+    let up = match route::resolve(&ctx, &snap, decision.target).await {
+        Ok(up) => up,
+        Err(e) => {
+            let mut labels = labels(&ctx, &snap, service, &snap.unknown_peer);
+            fail(&ctx, &mut labels, &e);
+            return;
+        }
+    };
+    let mut labels = labels(&ctx, &snap, service, &up.endpoint.labels);
+    drop(snap);
+    match up.endpoint.connect(up.connect_timeout).await {
+        Ok(stream) => relay(io, stream, labels, &ctx).await,
+        Err(e) => fail(&ctx, &mut labels, &e),
+    }
+}
+
+fn fail(ctx: &ConnCtx, labels: &mut TcpLabels, e: &crate::errors::ProxyError) {
+    tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer, response_flags = %e.flag(), "{e}; closing TCP connection");
+    let metrics = &ctx.state.metrics;
+    metrics.tcp_opened(labels);
+    labels.response_flags = e.flag();
+    metrics.tcp_closed(labels);
+}
+
+/// TCP metric labels for a connection on `ctx` to `upstream`.
+pub fn labels(
+    ctx: &ConnCtx,
+    snap: &Snapshot,
+    service: Arc<ServiceLabels>,
+    upstream: &Arc<PeerLabels>,
+) -> TcpLabels {
+    let reporter = ctx.listener.reporter();
+    let (source, destination, csp) = match reporter {
+        Reporter::Source => (snap.node.clone(), upstream.clone(), "unknown"),
+        Reporter::Destination => (snap.unknown_peer.clone(), snap.node.clone(), "none"),
+    };
+    TcpLabels {
+        reporter,
+        source,
+        destination,
+        service,
+        response_flags: ResponseFlag::None,
+        connection_security_policy: csp,
+    }
+}
+
+/// Copies bytes both ways until both sides are done. A half-close on one
+/// side is passed on to the other, so request/response protocols that
+/// signal the end of a request with FIN keep working.
+pub async fn relay<A, B>(client: A, upstream: B, labels: TcpLabels, ctx: &ConnCtx)
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let metrics = &ctx.state.metrics;
+    metrics.tcp_opened(&labels);
+    let (received, sent) = metrics.tcp_byte_counters(&labels);
+    let mut client = Counted::new(client, received);
+    let mut upstream = Counted::new(upstream, sent);
+    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        tracing::debug!(peer = %ctx.peer, error = %e, "TCP connection ended with an error");
+    }
+    metrics.tcp_closed(&labels);
+}
+
+/// Counts bytes read from a stream into a metric as they pass.
+struct Counted<T> {
+    io: T,
+    read: Counter,
+}
+
+impl<T> Counted<T> {
+    fn new(io: T, read: Counter) -> Self {
+        Self { io, read }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.io).poll_read(cx, buf))?;
+        self.read.inc_by((buf.filled().len() - before) as u64);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,196 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use super::{RequestLabels, TcpLabels};
+
+/// What `/stats/prometheus` answers with; Prometheus parses it natively.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// The proxy's metrics. Cheap to clone: every family is shared.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    duration_ms: HistogramFamily<RequestLabels>,
+    request_bytes: HistogramFamily<RequestLabels>,
+    response_bytes: HistogramFamily<RequestLabels>,
+    tcp_opened: Family<TcpLabels, Counter>,
+    tcp_closed: Family<TcpLabels, Counter>,
+    tcp_sent: Family<TcpLabels, Counter>,
+    tcp_received: Family<TcpLabels, Counter>,
+    detect_timeouts: Family<ListenerLabels, Counter>,
+    active_connections: Family<ListenerLabels, Gauge>,
+}
+
+/// `listener="<name>"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ListenerLabels {
+    pub listener: Arc<str>,
+}
+
+/// Envoy's default histogram buckets, which Istio's duration metric uses.
+const DURATION_BUCKETS_MS: [f64; 19] = [
+    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
+    30000.0, 60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
+];
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS_MS)
+}
+
+fn bytes_histogram() -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(1.0, 10.0, 10))
+}
+
+// === impl Metrics ===
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut reg = Registry::default();
+        let requests = Family::default();
+        let duration_ms: HistogramFamily<_> = Family::new_with_constructor(duration_histogram);
+        let request_bytes: HistogramFamily<_> = Family::new_with_constructor(bytes_histogram);
+        let response_bytes: HistogramFamily<_> = Family::new_with_constructor(bytes_histogram);
+        let tcp_opened = Family::default();
+        let tcp_closed = Family::default();
+        let tcp_sent = Family::default();
+        let tcp_received = Family::default();
+        let detect_timeouts = Family::default();
+        let active_connections = Family::default();
+
+        // Counters are registered without `_total`; the encoder appends it.
+        reg.register("istio_requests", "Requests handled, by outcome", requests.clone());
+        reg.register(
+            "istio_request_duration_milliseconds",
+            "Request duration in milliseconds",
+            duration_ms.clone(),
+        );
+        reg.register("istio_request_bytes", "Request body sizes", request_bytes.clone());
+        reg.register("istio_response_bytes", "Response body sizes", response_bytes.clone());
+        reg.register(
+            "istio_tcp_connections_opened",
+            "TCP connections opened",
+            tcp_opened.clone(),
+        );
+        reg.register(
+            "istio_tcp_connections_closed",
+            "TCP connections closed",
+            tcp_closed.clone(),
+        );
+        reg.register(
+            "istio_tcp_sent_bytes",
+            "Bytes sent to the client of a TCP connection (response direction)",
+            tcp_sent.clone(),
+        );
+        reg.register(
+            "istio_tcp_received_bytes",
+            "Bytes received from the client of a TCP connection (request direction)",
+            tcp_received.clone(),
+        );
+        reg.register(
+            "weft_protocol_detect_timeouts",
+            "Connections whose protocol detection gave up waiting and fell back to opaque TCP",
+            detect_timeouts.clone(),
+        );
+        reg.register(
+            "weft_listener_connections_active",
+            "Downstream connections open on a listener",
+            active_connections.clone(),
+        );
+        Self {
+            registry: Arc::new(reg),
+            requests,
+            duration_ms,
+            request_bytes,
+            response_bytes,
+            tcp_opened,
+            tcp_closed,
+            tcp_sent,
+            tcp_received,
+            detect_timeouts,
+            active_connections,
+        }
+    }
+
+    /// Records one finished request.
+    pub fn record_request(
+        &self,
+        labels: &RequestLabels,
+        duration: Duration,
+        request_bytes: u64,
+        response_bytes: u64,
+    ) {
+        self.requests.get_or_create(labels).inc();
+        self.duration_ms
+            .get_or_create(labels)
+            .observe(duration.as_secs_f64() * 1000.0);
+        self.request_bytes
+            .get_or_create(labels)
+            .observe(request_bytes as f64);
+        self.response_bytes
+            .get_or_create(labels)
+            .observe(response_bytes as f64);
+    }
+
+    pub fn tcp_opened(&self, labels: &TcpLabels) {
+        self.tcp_opened.get_or_create(labels).inc();
+    }
+
+    pub fn tcp_closed(&self, labels: &TcpLabels) {
+        self.tcp_closed.get_or_create(labels).inc();
+    }
+
+    /// Byte counters for one TCP connection, held for its life so each
+    /// chunk costs an atomic add, not a label lookup.
+    pub fn tcp_byte_counters(&self, labels: &TcpLabels) -> (Counter, Counter) {
+        (
+            self.tcp_received.get_or_create_owned(labels),
+            self.tcp_sent.get_or_create_owned(labels),
+        )
+    }
+
+    pub fn detect_timeout(&self, listener: &Arc<str>) {
+        self.detect_timeouts
+            .get_or_create(&ListenerLabels {
+                listener: listener.clone(),
+            })
+            .inc();
+    }
+
+    pub fn active_connections(&self, listener: &Arc<str>) -> Gauge {
+        self.active_connections
+            .get_or_create_owned(&ListenerLabels {
+                listener: listener.clone(),
+            })
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,7 @@
+//! Golden metrics with Istio's standard names and labels.
+
+mod labels;
+mod metrics;
+
+pub use labels::{PeerLabels, Reporter, RequestLabels, ServiceLabels, TcpLabels};
+pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};

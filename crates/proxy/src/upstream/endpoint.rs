@@ -1,0 +1,179 @@
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::net::TcpStream;
+
+use super::ewma::PeakEwma;
+use super::pool::Pool;
+use crate::errors::ProxyError;
+use crate::telemetry::PeerLabels;
+
+/// First and longest time a failing endpoint is set aside.
+const EJECT_BASE: Duration = Duration::from_millis(500);
+const EJECT_MAX: Duration = Duration::from_secs(30);
+
+/// One upstream address with its health, load and connection pool. Shared
+/// across config snapshots while its address and cluster stay the same.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    pub weight: u32,
+    /// `destination_*` labels of the workload behind it.
+    pub labels: Arc<PeerLabels>,
+    in_flight: AtomicUsize,
+    ewma: Mutex<PeakEwma>,
+    consecutive_failures: AtomicU32,
+    /// Nanoseconds since [`EPOCH`] until which the endpoint is set aside.
+    ejected_until: AtomicU64,
+    pub(super) pool: Pool,
+}
+
+/// Counts a request as in flight on an endpoint until dropped.
+#[derive(Debug)]
+pub struct InFlight(Arc<Endpoint>);
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn nanos_since_epoch(t: Instant) -> u64 {
+    t.saturating_duration_since(*EPOCH).as_nanos() as u64
+}
+
+// === impl Endpoint ===
+
+impl Endpoint {
+    pub fn new(addr: SocketAddr, weight: u32, labels: Arc<PeerLabels>) -> Self {
+        Self {
+            addr,
+            weight: weight.max(1),
+            labels,
+            in_flight: AtomicUsize::new(0),
+            ewma: Mutex::new(PeakEwma::new(Instant::now())),
+            consecutive_failures: AtomicU32::new(0),
+            ejected_until: AtomicU64::new(0),
+            pool: Pool::default(),
+        }
+    }
+
+    /// Whether the endpoint may be picked: it is not set aside after a
+    /// connect failure.
+    pub fn is_available(&self, now: Instant) -> bool {
+        self.ejected_until.load(Ordering::Relaxed) <= nanos_since_epoch(now)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Peak-EWMA cost as Linkerd computes it: latency estimate times
+    /// outstanding requests, divided by weight.
+    pub fn ewma_cost(&self) -> f64 {
+        let rtt = self.ewma.lock().estimate();
+        rtt * (self.in_flight() as f64 + 1.0) / self.weight as f64
+    }
+
+    pub fn observe_latency(&self, rtt: Duration) {
+        self.ewma.lock().observe(rtt, Instant::now());
+    }
+
+    pub fn start_request(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// Connects, recording the outcome in the endpoint's health.
+    pub async fn connect(&self, timeout: Duration) -> Result<TcpStream, ProxyError> {
+        match super::connect(self.addr, timeout).await {
+            Ok(s) => {
+                self.mark_healthy();
+                Ok(s)
+            }
+            Err(e) => {
+                self.mark_failed();
+                Err(e)
+            }
+        }
+    }
+
+    fn mark_healthy(&self) {
+        if self.consecutive_failures.swap(0, Ordering::Relaxed) != 0 {
+            self.ejected_until.store(0, Ordering::Relaxed);
+            tracing::info!(endpoint = %self.addr, "endpoint recovered");
+        }
+    }
+
+    /// Sets the endpoint aside for an exponentially growing, jittered time.
+    fn mark_failed(&self) {
+        let n = self.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+        let backoff = EJECT_BASE
+            .saturating_mul(1u32 << n.min(16))
+            .min(EJECT_MAX)
+            .mul_f64(0.8 + fastrand::f64() * 0.4);
+        let until = nanos_since_epoch(Instant::now() + backoff);
+        self.ejected_until.store(until, Ordering::Relaxed);
+        tracing::debug!(endpoint = %self.addr, ?backoff, failures = n + 1, "endpoint set aside");
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep() -> Arc<Endpoint> {
+        Arc::new(Endpoint::new(
+            "127.0.0.1:1".parse().unwrap(),
+            1,
+            Arc::new(PeerLabels::unknown()),
+        ))
+    }
+
+    #[test]
+    fn failures_set_the_endpoint_aside_and_success_restores_it() {
+        let e = ep();
+        assert!(e.is_available(Instant::now()));
+        e.mark_failed();
+        assert!(!e.is_available(Instant::now()));
+        assert!(e.is_available(Instant::now() + EJECT_MAX * 2));
+        e.mark_healthy();
+        assert!(e.is_available(Instant::now()));
+    }
+
+    #[test]
+    fn backoff_grows_with_consecutive_failures() {
+        let e = ep();
+        e.mark_failed();
+        let first = e.ejected_until.load(Ordering::Relaxed);
+        for _ in 0..4 {
+            e.mark_failed();
+        }
+        let later = e.ejected_until.load(Ordering::Relaxed);
+        // 5th failure: ~8 s (+-20%) versus ~0.5 s.
+        assert!(later - first > Duration::from_secs(5).as_nanos() as u64);
+    }
+
+    #[test]
+    fn in_flight_guard_counts() {
+        let e = ep();
+        let a = e.start_request();
+        let b = e.start_request();
+        assert_eq!(e.in_flight(), 2);
+        drop(a);
+        drop(b);
+        assert_eq!(e.in_flight(), 0);
+    }
+}
+
+#[cfg(test)]
+impl Endpoint {
+    pub(crate) fn mark_failed_for_test(&self) {
+        self.mark_failed();
+    }
+}

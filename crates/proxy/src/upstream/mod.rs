@@ -1,0 +1,27 @@
+//! Upstream clusters: endpoints, their health and load, load balancing and
+//! connection pools.
+
+mod balance;
+mod connect;
+mod endpoint;
+mod ewma;
+mod pool;
+
+pub use balance::Balancer;
+pub use connect::connect;
+pub use endpoint::{Endpoint, InFlight};
+pub use pool::HttpVersion;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use weft_proto::config::UpstreamProtocol;
+
+/// A named set of endpoints with a balancer, as compiled from config.
+#[derive(Debug)]
+pub struct Cluster {
+    pub name: Arc<str>,
+    pub protocol: UpstreamProtocol,
+    pub connect_timeout: Duration,
+    pub balancer: Balancer,
+}

@@ -1,0 +1,6 @@
+//! Integration tests: a real proxy in-process, real servers and clients on
+//! 127.0.0.1:0, real sockets throughout.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod http1;
+mod support;

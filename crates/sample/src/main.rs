@@ -1,0 +1,89 @@
+//! `weft-sample`: the sample apps behind `weft demo`.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Sample apps for weft demos and tests")]
+struct Args {
+    #[command(subcommand)]
+    app: App,
+}
+
+#[derive(Subcommand, Debug)]
+enum App {
+    /// Echo server: HTTP/1.1 + HTTP/2, gRPC and TCP, each on its own port.
+    Echo {
+        /// Name reported in every answer.
+        #[arg(long, default_value = "echo")]
+        name: String,
+        #[arg(long)]
+        http: Option<SocketAddr>,
+        #[arg(long)]
+        grpc: Option<SocketAddr>,
+        #[arg(long)]
+        tcp: Option<SocketAddr>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args.app).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(app: App) -> Result<(), Box<dyn std::error::Error>> {
+    match app {
+        App::Echo {
+            name,
+            http,
+            grpc,
+            tcp,
+        } => {
+            if http.is_none() && grpc.is_none() && tcp.is_none() {
+                return Err("give at least one of --http, --grpc, --tcp".into());
+            }
+            let mut tasks = tokio::task::JoinSet::new();
+            if let Some(addr) = http {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("--http {addr}: {e}"))?;
+                let name = name.clone();
+                tasks.spawn(async move { weft_sample::echo::serve(l, &name).await });
+            }
+            if let Some(addr) = grpc {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("--grpc {addr}: {e}"))?;
+                let name = name.clone();
+                tasks.spawn(async move {
+                    if let Err(e) = weft_sample::grpc::serve(l, &name).await {
+                        tracing::error!("gRPC server failed: {e}");
+                    }
+                });
+            }
+            if let Some(addr) = tcp {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("--tcp {addr}: {e}"))?;
+                tasks.spawn(weft_sample::tcp::serve(l));
+            }
+            eprintln!("{name}: serving (http={http:?} grpc={grpc:?} tcp={tcp:?})");
+            tokio::select! {
+                _ = tasks.join_next() => Err("a server stopped".into()),
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            }
+        }
+    }
+}
