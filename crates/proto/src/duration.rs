@@ -90,7 +90,7 @@ impl fmt::Display for Display {
             return f.write_str("0s");
         }
         for (per, unit) in UNITS {
-            if nanos % per == 0 {
+            if nanos.is_multiple_of(per) {
                 return write!(f, "{}{unit}", nanos / per);
             }
         }

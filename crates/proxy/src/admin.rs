@@ -64,9 +64,11 @@ pub async fn serve(listener: TcpListener, role: Role, ctx: Arc<AdminCtx>) {
 fn route(role: Role, ctx: &AdminCtx, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     match (role, req.method(), path) {
-        (Role::Metrics | Role::Admin, &Method::GET, "/stats/prometheus" | "/metrics") => {
-            reply(StatusCode::OK, OPENMETRICS_CONTENT_TYPE, ctx.state.metrics.encode())
-        }
+        (Role::Metrics | Role::Admin, &Method::GET, "/stats/prometheus" | "/metrics") => reply(
+            StatusCode::OK,
+            OPENMETRICS_CONTENT_TYPE,
+            ctx.state.metrics.encode(),
+        ),
         (Role::Health, &Method::GET, "/healthz/ready") | (Role::Admin, &Method::GET, "/ready") => {
             if ctx.state.is_draining() {
                 text(StatusCode::SERVICE_UNAVAILABLE, "DRAINING\n")
@@ -78,7 +80,10 @@ fn route(role: Role, ctx: &AdminCtx, req: Request<Incoming>) -> Response<Full<By
         (Role::Admin, &Method::GET, "/config_dump") => config_dump(ctx),
         (Role::Admin, &Method::GET, "/logging") => match &ctx.log {
             Some(log) => text(StatusCode::OK, format!("{}\n", log.current())),
-            None => text(StatusCode::NOT_IMPLEMENTED, "this process does not manage logging\n"),
+            None => text(
+                StatusCode::NOT_IMPLEMENTED,
+                "this process does not manage logging\n",
+            ),
         },
         (Role::Admin, &Method::POST, "/logging") => set_logging(ctx, req.uri().query()),
         (Role::Admin, &Method::POST, "/drain") => {
@@ -89,8 +94,13 @@ fn route(role: Role, ctx: &AdminCtx, req: Request<Incoming>) -> Response<Full<By
             StatusCode::OK,
             "weft-proxy admin\n  GET  /ready /live /config_dump /logging /stats/prometheus\n  POST /logging?level=<filter> /drain\n",
         ),
-        (_, m, _) if m != Method::GET && m != Method::POST => text(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n"),
-        _ => text(StatusCode::NOT_FOUND, "not found; GET / lists the endpoints\n"),
+        (_, m, _) if m != Method::GET && m != Method::POST => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST\n")
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found; GET / lists the endpoints\n",
+        ),
     }
 }
 
@@ -103,20 +113,29 @@ fn config_dump(ctx: &AdminCtx) -> Response<Full<Bytes>> {
     });
     match serde_json::to_string_pretty(&dump) {
         Ok(body) => reply(StatusCode::OK, "application/json", body),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode config: {e}\n")),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode config: {e}\n"),
+        ),
     }
 }
 
 fn set_logging(ctx: &AdminCtx, query: Option<&str>) -> Response<Full<Bytes>> {
     let Some(log) = &ctx.log else {
-        return text(StatusCode::NOT_IMPLEMENTED, "this process does not manage logging\n");
+        return text(
+            StatusCode::NOT_IMPLEMENTED,
+            "this process does not manage logging\n",
+        );
     };
     let level = query
         .unwrap_or_default()
         .split('&')
         .find_map(|kv| kv.strip_prefix("level="));
     let Some(level) = level.filter(|l| !l.is_empty()) else {
-        return text(StatusCode::BAD_REQUEST, "missing ?level=, e.g. POST /logging?level=debug\n");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "missing ?level=, e.g. POST /logging?level=debug\n",
+        );
     };
     let level = percent_decode(level);
     match log.set(&level) {
@@ -135,7 +154,11 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -165,7 +188,10 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Respon
 mod tests {
     #[test]
     fn percent_decoding() {
-        assert_eq!(super::percent_decode("warn%2Cweft_proxy%3Ddebug"), "warn,weft_proxy=debug");
+        assert_eq!(
+            super::percent_decode("warn%2Cweft_proxy%3Ddebug"),
+            "warn,weft_proxy=debug"
+        );
         assert_eq!(super::percent_decode("debug"), "debug");
         assert_eq!(super::percent_decode("bad%zz"), "bad%zz");
     }

@@ -56,10 +56,16 @@ pub enum StartError {
 impl Proxy {
     /// Binds every socket, then starts serving. Either everything is bound
     /// or nothing is left running.
-    pub async fn start(config: ProxyConfig, log: Option<Arc<LogHandle>>) -> Result<Running, StartError> {
+    pub async fn start(
+        config: ProxyConfig,
+        log: Option<Arc<LogHandle>>,
+    ) -> Result<Running, StartError> {
         let listeners_cfg = config.listeners.clone();
-        let (admin_addr, metrics_addr, health_addr) =
-            (config.admin_address, config.metrics_address, config.health_address);
+        let (admin_addr, metrics_addr, health_addr) = (
+            config.admin_address,
+            config.metrics_address,
+            config.health_address,
+        );
         let state = Arc::new(ProxyState::new(config)?);
 
         let mut bound = Vec::new();
@@ -88,7 +94,11 @@ impl Proxy {
             health: health.as_ref().and_then(local),
         };
         let mut own: Vec<SocketAddr> = addrs.listeners.values().copied().collect();
-        own.extend([Some(addrs.admin), addrs.metrics, addrs.health].into_iter().flatten());
+        own.extend(
+            [Some(addrs.admin), addrs.metrics, addrs.health]
+                .into_iter()
+                .flatten(),
+        );
         state.set_own_addresses(own);
 
         let (drain, watch) = drain::channel();
@@ -124,11 +134,13 @@ impl Proxy {
 }
 
 async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Bind {
-        what: what.to_string(),
-        addr,
-        source,
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            what: what.to_string(),
+            addr,
+            source,
+        })
 }
 
 // === impl Running ===
@@ -154,7 +166,9 @@ impl Running {
     /// `deadline` passes. Returns whether everything finished in time.
     pub async fn drain(self, deadline: Duration) -> bool {
         self.state.start_draining();
-        let clean = tokio::time::timeout(deadline, self.drain.drain()).await.is_ok();
+        let clean = tokio::time::timeout(deadline, self.drain.drain())
+            .await
+            .is_ok();
         for t in self.admin_tasks {
             t.abort();
         }

@@ -133,7 +133,9 @@ fn classify_request_line(buf: &[u8]) -> Option<Protocol> {
         }
         return None;
     };
-    let line = buf[..line_end].strip_suffix(b"\r").unwrap_or(&buf[..line_end]);
+    let line = buf[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&buf[..line_end]);
     if line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") {
         Some(Protocol::Http1)
     } else {
@@ -164,14 +166,32 @@ mod tests {
             (b"hello world\n", Some(Protocol::Opaque)),
         ];
         for (input, want) in cases {
-            assert_eq!(classify(input), *want, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                classify(input),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
     #[test]
     fn waits_for_more_on_ambiguous_prefixes() {
-        for input in [&b""[..], b"G", b"GE", b"GET", b"PRI * HTTP/2", b"\x16", b"PROPFIND /x"] {
-            assert_eq!(classify(input), None, "{:?}", String::from_utf8_lossy(input));
+        for input in [
+            &b""[..],
+            b"G",
+            b"GE",
+            b"GET",
+            b"PRI * HTTP/2",
+            b"\x16",
+            b"PROPFIND /x",
+        ] {
+            assert_eq!(
+                classify(input),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -189,7 +209,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_silent_client_times_out_as_opaque() {
         let (_client, mut server) = tokio::io::duplex(64);
-        let d = detect(&mut server, Duration::from_millis(100)).await.unwrap();
+        let d = detect(&mut server, Duration::from_millis(100))
+            .await
+            .unwrap();
         assert_eq!(d.protocol, Protocol::Opaque);
         assert!(d.timed_out);
         assert!(d.prefix.is_empty());
@@ -200,12 +222,16 @@ mod tests {
         let (mut client, mut server) = tokio::io::duplex(64);
         tokio::spawn(async move {
             for b in H2_PREFACE {
-                tokio::io::AsyncWriteExt::write_all(&mut client, &[*b]).await.unwrap();
+                tokio::io::AsyncWriteExt::write_all(&mut client, &[*b])
+                    .await
+                    .unwrap();
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             std::future::pending::<()>().await;
         });
-        let d = detect(&mut server, Duration::from_millis(100)).await.unwrap();
+        let d = detect(&mut server, Duration::from_millis(100))
+            .await
+            .unwrap();
         assert_eq!(d.protocol, Protocol::Http2);
         assert_eq!(&d.prefix[..], H2_PREFACE);
     }

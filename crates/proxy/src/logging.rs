@@ -44,7 +44,9 @@ impl LogHandle {
 }
 
 fn parse(directives: &str) -> Result<EnvFilter, String> {
-    EnvFilter::builder()
-        .parse(directives)
-        .map_err(|e| format!("invalid log level {directives:?}: {e}; use e.g. info, debug or warn,weft_proxy=debug"))
+    EnvFilter::builder().parse(directives).map_err(|e| {
+        format!(
+            "invalid log level {directives:?}: {e}; use e.g. info, debug or warn,weft_proxy=debug"
+        )
+    })
 }

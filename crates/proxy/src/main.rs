@@ -87,11 +87,11 @@ async fn run(config: ProxyConfig, log: Arc<LogHandle>, args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(path) = &args.bound_addresses_file {
-        if let Err(e) = write_atomically(path, running.addrs()) {
-            tracing::error!(path = %path.display(), "cannot write bound addresses: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let Some(path) = &args.bound_addresses_file
+        && let Err(e) = write_atomically(path, running.addrs())
+    {
+        tracing::error!(path = %path.display(), "cannot write bound addresses: {e}");
+        return ExitCode::FAILURE;
     }
     tracing::info!(admin = %running.addrs().admin, "weft-proxy ready");
 

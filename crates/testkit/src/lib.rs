@@ -6,6 +6,7 @@ pub mod client;
 pub mod metrics;
 pub mod process;
 pub mod proxy;
+pub mod netns;
 pub mod servers;
 
 use std::future::Future;

@@ -22,10 +22,8 @@ pub fn sum(text: &str, name: &str, want: &[(&str, &str)]) -> Option<f64> {
         let matches = want
             .iter()
             .all(|(k, v)| labels.contains(&format!("{k}=\"{v}\"")));
-        if matches {
-            if let Ok(v) = value.parse::<f64>() {
-                *total.get_or_insert(0.0) += v;
-            }
+        if matches && let Ok(v) = value.parse::<f64>() {
+            *total.get_or_insert(0.0) += v;
         }
     }
     total

@@ -74,16 +74,16 @@ impl ProxyConfig {
                     ),
                 ));
             }
-            if l.address.port() != 0 {
-                if let Some(first) = addrs.insert(l.address, i) {
-                    errs.push(ConfigError::new(
-                        format!("{path}.address"),
-                        format!(
-                            "{} is already used by listeners[{first}]; pick another port",
-                            l.address
-                        ),
-                    ));
-                }
+            if l.address.port() != 0
+                && let Some(first) = addrs.insert(l.address, i)
+            {
+                errs.push(ConfigError::new(
+                    format!("{path}.address"),
+                    format!(
+                        "{} is already used by listeners[{first}]; pick another port",
+                        l.address
+                    ),
+                ));
             }
             match l.direction {
                 Direction::Inbound if l.destination.is_some() => errs.push(ConfigError::new(
@@ -162,13 +162,13 @@ impl ProxyConfig {
                 }
                 for host in svc.all_hosts() {
                     let key = (host.to_ascii_lowercase(), port.port);
-                    if let Some(other) = claimed.insert(key, svc.name.clone()) {
-                        if other != svc.name {
-                            errs.push(ConfigError::new(
+                    if let Some(other) = claimed.insert(key, svc.name.clone())
+                        && other != svc.name
+                    {
+                        errs.push(ConfigError::new(
                                 format!("{path}.port"),
                                 format!("{host}:{} is already claimed by service {other:?}; a host and port can belong to one service only", port.port),
                             ));
-                        }
                     }
                 }
                 if port.routes.is_empty() && port.cluster.is_none() {
@@ -232,13 +232,13 @@ fn check_route(path: &str, route: &HttpRoute, errs: &mut Vec<ConfigError>) {
         if let Some(PathMatch::Regex(re)) = &rm.path {
             check_regex(&format!("{path}.path.regex"), re, errs);
         }
-        if let Some(PathMatch::Prefix(p) | PathMatch::Exact(p)) = &rm.path {
-            if !p.starts_with('/') {
-                errs.push(ConfigError::new(
-                    format!("{path}.path"),
-                    format!("{p:?} does not start with '/'; request paths always do"),
-                ));
-            }
+        if let Some(PathMatch::Prefix(p) | PathMatch::Exact(p)) = &rm.path
+            && !p.starts_with('/')
+        {
+            errs.push(ConfigError::new(
+                format!("{path}.path"),
+                format!("{p:?} does not start with '/'; request paths always do"),
+            ));
         }
         for (h, HeaderMatch { name, value }) in rm.headers.iter().enumerate() {
             let path = format!("{path}.headers[{h}]");

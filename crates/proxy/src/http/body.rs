@@ -52,10 +52,10 @@ impl Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
-            if let Some(data) = data {
-                self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-            }
+        if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
+            && let Some(data) = data
+        {
+            self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         }
         Poll::Ready(frame)
     }
@@ -148,10 +148,10 @@ impl Drop for ResponseBody {
     fn drop(&mut self) {
         // hyper may never poll a body that is already complete (HEAD, 204,
         // an empty local body), so check for completion here too.
-        if self.inner_is_end_stream() {
-            if let Some(ex) = self.exchange.as_mut() {
-                ex.end_of_stream();
-            }
+        if self.inner_is_end_stream()
+            && let Some(ex) = self.exchange.as_mut()
+        {
+            ex.end_of_stream();
         }
     }
 }

@@ -19,11 +19,15 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 /// only send trailers when asked for them), and an upgrade in progress keeps
 /// its `Connection: upgrade` / `Upgrade` pair.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let te_trailers = headers
-        .get_all(header::TE)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers"))));
-    let upgrade = keep_upgrade.then(|| headers.get(header::UPGRADE).cloned()).flatten();
+    let te_trailers = headers.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        })
+    });
+    let upgrade = keep_upgrade
+        .then(|| headers.get(header::UPGRADE).cloned())
+        .flatten();
 
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -100,7 +104,10 @@ pub fn split_authority(authority: &str) -> (&str, Option<u16>) {
 pub fn set_upstream_target<B>(req: &mut Request<B>, upstream: Version) {
     if upstream == Version::HTTP_2 {
         if req.uri().authority().is_none() {
-            let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
             if let Some(uri) = host.and_then(|h| {
                 Uri::builder()
@@ -134,11 +141,17 @@ mod tests {
     #[test]
     fn strips_hop_by_hop_but_keeps_te_trailers() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(header::TE, HeaderValue::from_static("trailers, deflate"));
-        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
         h.insert("x-kept", HeaderValue::from_static("yes"));
         strip_hop_by_hop(&mut h, false);
         let mut names: Vec<_> = h.keys().map(|k| k.as_str()).collect();

@@ -47,9 +47,7 @@ where
             .max_header_list_size(MAX_HEADER_BYTES as u32)
             .serve_connection(io, svc);
         let conn = std::pin::pin!(conn);
-        drain
-            .watch(conn, |c| c.as_mut().graceful_shutdown())
-            .await
+        drain.watch(conn, |c| c.as_mut().graceful_shutdown()).await
     } else {
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -57,9 +55,7 @@ where
             .serve_connection(io, svc)
             .with_upgrades();
         let conn = std::pin::pin!(conn);
-        drain
-            .watch(conn, |c| c.as_mut().graceful_shutdown())
-            .await
+        drain.watch(conn, |c| c.as_mut().graceful_shutdown()).await
     };
     if let Err(e) = result {
         // Malformed requests and oversized headers were already answered

@@ -23,8 +23,8 @@ pub fn error(mut ex: Exchange, grpc: bool, err: ProxyError) -> Response<Response
         response_flags = %flag,
         "{reason}"
     );
-    let reason_header = HeaderValue::from_str(&reason)
-        .unwrap_or_else(|_| HeaderValue::from_static("proxy error"));
+    let reason_header =
+        HeaderValue::from_str(&reason).unwrap_or_else(|_| HeaderValue::from_static("proxy error"));
 
     if grpc {
         let code = grpc_status_for(status);
@@ -45,7 +45,10 @@ pub fn error(mut ex: Exchange, grpc: bool, err: ProxyError) -> Response<Response
     let mut rsp = Response::new(ResponseBody::local(Bytes::from(reason + "\n"), Some(ex)));
     *rsp.status_mut() = status;
     let h = rsp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     h.insert(PROXY_ERROR_HEADER, reason_header);
     rsp
 }
@@ -53,11 +56,11 @@ pub fn error(mut ex: Exchange, grpc: bool, err: ProxyError) -> Response<Response
 /// The HTTP → gRPC status mapping gRPC specifies for intermediaries.
 fn grpc_status_for(status: StatusCode) -> u16 {
     match status.as_u16() {
-        400 => 13,               // INTERNAL
-        401 => 16,               // UNAUTHENTICATED
-        403 => 7,                // PERMISSION_DENIED
-        404 => 12,               // UNIMPLEMENTED
-        429 | 502..=504 => 14,   // UNAVAILABLE
-        _ => 2,                  // UNKNOWN
+        400 => 13,             // INTERNAL
+        401 => 16,             // UNAUTHENTICATED
+        403 => 7,              // PERMISSION_DENIED
+        404 => 12,             // UNIMPLEMENTED
+        429 | 502..=504 => 14, // UNAVAILABLE
+        _ => 2,                // UNKNOWN
     }
 }

@@ -79,7 +79,8 @@ impl Route {
     ) -> Result<Self, String> {
         let mut backends = Vec::with_capacity(cfg.backends.len());
         for b in &cfg.backends {
-            let c = cluster(&b.cluster).ok_or_else(|| format!("no cluster named {:?}", b.cluster))?;
+            let c =
+                cluster(&b.cluster).ok_or_else(|| format!("no cluster named {:?}", b.cluster))?;
             backends.push((c, b.weight));
         }
         let matches = cfg
@@ -290,9 +291,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
         // Istio's inbound passthrough does.
         None => Decision {
             service: snap.unknown_service.clone(),
-            target: Target::Addr(
-                (std::net::Ipv4Addr::LOCALHOST, port.unwrap_or_default()).into(),
-            ),
+            target: Target::Addr((std::net::Ipv4Addr::LOCALHOST, port.unwrap_or_default()).into()),
             timeout: None,
         },
     }
@@ -333,7 +332,10 @@ pub fn decide_tcp(
                 target: Target::Cluster(c),
                 timeout: None,
             }),
-            None => Err(no_route(format!("{}:{} (tcp)", svc.labels.service, svc.port))),
+            None => Err(no_route(format!(
+                "{}:{} (tcp)",
+                svc.labels.service, svc.port
+            ))),
         };
     }
     let wanted = requested
@@ -371,16 +373,20 @@ pub struct Upstream {
 
 /// Picks the endpoint for a routing target: load balancing for clusters,
 /// DNS for explicit-proxy passthrough.
-pub async fn resolve(ctx: &ConnCtx, snap: &Snapshot, target: Target) -> Result<Upstream, ProxyError> {
+pub async fn resolve(
+    ctx: &ConnCtx,
+    snap: &Snapshot,
+    target: Target,
+) -> Result<Upstream, ProxyError> {
     match target {
         Target::Cluster(c) => {
-            let endpoint = c
-                .balancer
-                .pick()
-                .cloned()
-                .ok_or_else(|| ProxyError::NoHealthyUpstream {
-                    cluster: c.name.clone(),
-                })?;
+            let endpoint =
+                c.balancer
+                    .pick()
+                    .cloned()
+                    .ok_or_else(|| ProxyError::NoHealthyUpstream {
+                        cluster: c.name.clone(),
+                    })?;
             Ok(Upstream {
                 endpoint,
                 connect_timeout: c.connect_timeout,
@@ -403,7 +409,11 @@ pub async fn resolve(ctx: &ConnCtx, snap: &Snapshot, target: Target) -> Result<U
     }
 }
 
-fn passthrough_to(ctx: &ConnCtx, snap: &Snapshot, addr: SocketAddr) -> Result<Upstream, ProxyError> {
+fn passthrough_to(
+    ctx: &ConnCtx,
+    snap: &Snapshot,
+    addr: SocketAddr,
+) -> Result<Upstream, ProxyError> {
     if ctx.state.is_own_address(addr) {
         // Forwarding to ourselves would loop until file descriptors ran out.
         return Err(ProxyError::NoRoute {

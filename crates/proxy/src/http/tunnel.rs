@@ -38,10 +38,18 @@ pub fn splice_upgrade(downstream: OnUpgrade, upstream: OnUpgrade, ctx: Arc<ConnC
 
 /// `CONNECT host:port`: opens a TCP connection to the destination (routed
 /// like any other outbound traffic), answers 200, then relays bytes.
-pub async fn connect(mut ex: Exchange, snap: &Snapshot, req: Request<Incoming>) -> Response<ResponseBody> {
+pub async fn connect(
+    mut ex: Exchange,
+    snap: &Snapshot,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
     let ctx = ex.ctx().clone();
     if ctx.listener.direction != Direction::Outbound {
-        return respond::error(ex, false, ProxyError::BadRequest("CONNECT is served on outbound listeners only"));
+        return respond::error(
+            ex,
+            false,
+            ProxyError::BadRequest("CONNECT is served on outbound listeners only"),
+        );
     }
     let requested = req
         .uri()
@@ -49,7 +57,11 @@ pub async fn connect(mut ex: Exchange, snap: &Snapshot, req: Request<Incoming>) 
         .map(|a| split_authority(a.as_str()))
         .and_then(|(h, p)| Some((h.to_string(), p?)));
     let Some((host, port)) = requested else {
-        return respond::error(ex, false, ProxyError::BadRequest("CONNECT needs a host:port target"));
+        return respond::error(
+            ex,
+            false,
+            ProxyError::BadRequest("CONNECT needs a host:port target"),
+        );
     };
     let decision = match route::decide_tcp(snap, &ctx, Some((&host, port))) {
         Ok(d) => d,

@@ -53,10 +53,10 @@ impl Snapshot {
                     }
                 }
                 let tcp_cluster = port.cluster.as_deref().and_then(lookup);
-                if routes.is_empty() {
-                    if let Some(c) = &tcp_cluster {
-                        routes.push(Route::to_cluster(c.clone()));
-                    }
+                if routes.is_empty()
+                    && let Some(c) = &tcp_cluster
+                {
+                    routes.push(Route::to_cluster(c.clone()));
                 }
                 let sp = Arc::new(ServicePort {
                     labels: labels.clone(),
@@ -73,7 +73,9 @@ impl Snapshot {
                         .push(sp.clone());
                 }
                 for ip in &svc.addresses {
-                    services.by_addr.insert(SocketAddr::new(*ip, port.port), sp.clone());
+                    services
+                        .by_addr
+                        .insert(SocketAddr::new(*ip, port.port), sp.clone());
                 }
             }
         }
@@ -103,7 +105,11 @@ impl Snapshot {
     }
 }
 
-fn build_cluster(c: &config::Cluster, prev: Option<&Snapshot>, unknown: &Arc<PeerLabels>) -> Cluster {
+fn build_cluster(
+    c: &config::Cluster,
+    prev: Option<&Snapshot>,
+    unknown: &Arc<PeerLabels>,
+) -> Cluster {
     let old = prev.and_then(|p| p.clusters.get(c.name.as_str()));
     let endpoints = c
         .endpoints
@@ -113,8 +119,13 @@ fn build_cluster(c: &config::Cluster, prev: Option<&Snapshot>, unknown: &Arc<Pee
                 Some(meta) => Arc::new(PeerLabels::from_meta(meta)),
                 None => unknown.clone(),
             };
-            reuse_endpoint(old.map(|c| c.balancer.endpoints()), e.address, e.weight, &labels)
-                .unwrap_or_else(|| Arc::new(Endpoint::new(e.address, e.weight, labels)))
+            reuse_endpoint(
+                old.map(|c| c.balancer.endpoints()),
+                e.address,
+                e.weight,
+                &labels,
+            )
+            .unwrap_or_else(|| Arc::new(Endpoint::new(e.address, e.weight, labels)))
         })
         .collect();
     Cluster {
@@ -125,7 +136,11 @@ fn build_cluster(c: &config::Cluster, prev: Option<&Snapshot>, unknown: &Arc<Pee
     }
 }
 
-fn build_inbound(p: &config::InboundPort, node: &Arc<PeerLabels>, prev: Option<&Snapshot>) -> InboundTarget {
+fn build_inbound(
+    p: &config::InboundPort,
+    node: &Arc<PeerLabels>,
+    prev: Option<&Snapshot>,
+) -> InboundTarget {
     let service = p
         .service
         .as_deref()
@@ -135,7 +150,8 @@ fn build_inbound(p: &config::InboundPort, node: &Arc<PeerLabels>, prev: Option<&
     let old = prev
         .and_then(|s| s.inbound.get(&p.port))
         .map(|t| t.cluster.balancer.endpoints());
-    let ep = reuse_endpoint(old, addr, 1, node).unwrap_or_else(|| Arc::new(Endpoint::new(addr, 1, node.clone())));
+    let ep = reuse_endpoint(old, addr, 1, node)
+        .unwrap_or_else(|| Arc::new(Endpoint::new(addr, 1, node.clone())));
     InboundTarget {
         port: p.port,
         protocol: p.protocol,

@@ -198,7 +198,11 @@ impl EncodeLabelSet for RequestLabels {
         ("response_code", self.response_code).encode(enc.encode_label())?;
         ("grpc_response_status", self.grpc_response_status).encode(enc.encode_label())?;
         ("response_flags", self.response_flags).encode(enc.encode_label())?;
-        ("connection_security_policy", self.connection_security_policy).encode(enc.encode_label())
+        (
+            "connection_security_policy",
+            self.connection_security_policy,
+        )
+            .encode(enc.encode_label())
     }
 }
 
@@ -212,7 +216,11 @@ impl EncodeLabelSet for TcpLabels {
         self.service.encode(enc)?;
         ("request_protocol", "tcp").encode(enc.encode_label())?;
         ("response_flags", self.response_flags).encode(enc.encode_label())?;
-        ("connection_security_policy", self.connection_security_policy).encode(enc.encode_label())
+        (
+            "connection_security_policy",
+            self.connection_security_policy,
+        )
+            .encode(enc.encode_label())
     }
 }
 

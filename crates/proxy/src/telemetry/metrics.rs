@@ -40,8 +40,8 @@ pub struct ListenerLabels {
 
 /// Envoy's default histogram buckets, which Istio's duration metric uses.
 const DURATION_BUCKETS_MS: [f64; 19] = [
-    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
-    30000.0, 60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
+    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0,
+    60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
 ];
 
 fn duration_histogram() -> Histogram {
@@ -49,7 +49,9 @@ fn duration_histogram() -> Histogram {
 }
 
 fn bytes_histogram() -> Histogram {
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(1.0, 10.0, 10))
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        1.0, 10.0, 10,
+    ))
 }
 
 // === impl Metrics ===
@@ -69,14 +71,26 @@ impl Metrics {
         let active_connections = Family::default();
 
         // Counters are registered without `_total`; the encoder appends it.
-        reg.register("istio_requests", "Requests handled, by outcome", requests.clone());
+        reg.register(
+            "istio_requests",
+            "Requests handled, by outcome",
+            requests.clone(),
+        );
         reg.register(
             "istio_request_duration_milliseconds",
             "Request duration in milliseconds",
             duration_ms.clone(),
         );
-        reg.register("istio_request_bytes", "Request body sizes", request_bytes.clone());
-        reg.register("istio_response_bytes", "Response body sizes", response_bytes.clone());
+        reg.register(
+            "istio_request_bytes",
+            "Request body sizes",
+            request_bytes.clone(),
+        );
+        reg.register(
+            "istio_response_bytes",
+            "Response body sizes",
+            response_bytes.clone(),
+        );
         reg.register(
             "istio_tcp_connections_opened",
             "TCP connections opened",

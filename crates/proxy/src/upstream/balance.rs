@@ -171,7 +171,11 @@ mod tests {
             eps[2].mark_failed_for_test();
             let b = Balancer::new(policy, eps.clone());
             let c = counts(&b, 200);
-            assert_eq!(c.keys().copied().collect::<Vec<_>>(), vec![1001], "{policy:?}");
+            assert_eq!(
+                c.keys().copied().collect::<Vec<_>>(),
+                vec![1001],
+                "{policy:?}"
+            );
             eps[1].mark_failed_for_test();
             assert!(b.pick().is_none(), "{policy:?}");
         }

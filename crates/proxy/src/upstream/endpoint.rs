@@ -124,6 +124,13 @@ impl Drop for InFlight {
 }
 
 #[cfg(test)]
+impl Endpoint {
+    pub(crate) fn mark_failed_for_test(&self) {
+        self.mark_failed();
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -168,12 +175,5 @@ mod tests {
         drop(a);
         drop(b);
         assert_eq!(e.in_flight(), 0);
-    }
-}
-
-#[cfg(test)]
-impl Endpoint {
-    pub(crate) fn mark_failed_for_test(&self) {
-        self.mark_failed();
     }
 }

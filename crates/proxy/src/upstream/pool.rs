@@ -131,16 +131,12 @@ impl Endpoint {
         connect_timeout: Duration,
         force_new: bool,
     ) -> Result<http2::SendRequest<RequestBody>, ProxyError> {
-        if !force_new {
-            if let Some(tx) = self.pool.live_h2() {
-                return Ok(tx);
-            }
+        if !force_new && let Some(tx) = self.pool.live_h2() {
+            return Ok(tx);
         }
         let _connecting = self.pool.h2_connecting.lock().await;
-        if !force_new {
-            if let Some(tx) = self.pool.live_h2() {
-                return Ok(tx);
-            }
+        if !force_new && let Some(tx) = self.pool.live_h2() {
+            return Ok(tx);
         }
         let tcp = self.connect(connect_timeout).await?;
         let (tx, conn) = http2::Builder::new(TokioExecutor::new())
@@ -196,6 +192,10 @@ impl Pool {
     }
 
     fn live_h2(&self) -> Option<http2::SendRequest<RequestBody>> {
-        self.h2.lock().as_ref().filter(|tx| !tx.is_closed()).cloned()
+        self.h2
+            .lock()
+            .as_ref()
+            .filter(|tx| !tx.is_closed())
+            .cloned()
     }
 }

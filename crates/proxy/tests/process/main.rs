@@ -1,0 +1,3 @@
+//! Tests that run the real `weft-proxy` binary: signals, drain, admin,
+//! bad input and resource use.
+#![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs from Debian's packages: iptables and
+# iproute2 for the transparent-interception tests in network namespaces.
+# Tests that need them check for them and fail loudly when absent.
+set -euo pipefail
+
+need=()
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-deps: missing ${need[*]} and not root; the tests that need them will fail and say so" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+  || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
+echo "install-test-deps: installed ${need[*]}"
