@@ -77,7 +77,12 @@ async fn handle(name: &str, peer: SocketAddr, mut req: Request<Incoming>) -> Res
             rsp
         }
         ("echo", None) => {
+            // HTTP/1.1 sends only trailers the message declared up front.
+            let declared = req.headers().get(header::TRAILER).cloned();
             let mut rsp = Response::new(req.into_body().boxed());
+            if let Some(t) = declared {
+                rsp.headers_mut().insert(header::TRAILER, t);
+            }
             rsp.headers_mut().insert(
                 "x-echoed-by",
                 HeaderValue::from_str(name).unwrap_or(HeaderValue::from_static("echo")),
@@ -108,7 +113,10 @@ async fn handle(name: &str, peer: SocketAddr, mut req: Request<Incoming>) -> Res
                 Ok(Frame::trailers(trailers)),
             ];
             let body = http_body_util::StreamBody::new(tokio_stream::iter(frames));
-            Response::new(BodyExt::boxed(body))
+            let mut rsp = Response::new(BodyExt::boxed(body));
+            rsp.headers_mut()
+                .insert(header::TRAILER, HeaderValue::from_static("x-trailer"));
+            rsp
         }
         ("upgrade", None) => upgrade(req),
         _ => describe(name, peer, &mut req),

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use http::header::HeaderValue;
 use http::{Method, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
-use weft_proto::config::UpstreamProtocol;
+use weft_proto::config::{Direction, UpstreamProtocol};
 
 use super::body::{RequestBody, ResponseBody};
 use super::exchange::Exchange;
@@ -15,6 +16,11 @@ use super::{respond, route, tunnel};
 use crate::errors::{ProxyError, ResponseFlag};
 use crate::listen::ConnCtx;
 use crate::upstream::HttpVersion;
+
+/// Marks a request the caller's proxy upgraded from HTTP/1.1 to HTTP/2, so
+/// the callee's proxy hands it to the app as HTTP/1.1 again (Linkerd's
+/// `l5d-orig-proto`). Only honoured inbound; stripped everywhere.
+pub const ORIG_PROTO_HEADER: &str = "weft-orig-proto";
 
 /// Handles one request from a client; never fails: proxy errors become
 /// responses that say what went wrong.
@@ -42,7 +48,10 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     ex.hold(up.endpoint.start_request());
 
     let upgrade = is_upgrade(&req);
-    let version = match (upgrade, up.protocol, req.version()) {
+    // Between proxies HTTP/1.1 rides HTTP/2; the far side restores it.
+    let orig_proto = req.headers_mut().remove(ORIG_PROTO_HEADER);
+    let restore_http1 = ctx.listener.direction == Direction::Inbound && orig_proto.is_some();
+    let version = match (upgrade || restore_http1, up.protocol, req.version()) {
         // Upgrades exist only in HTTP/1.1.
         (true, ..) => HttpVersion::Http1,
         (false, UpstreamProtocol::Http1, _) => HttpVersion::Http1,
@@ -53,6 +62,10 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     let downstream_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
     strip_hop_by_hop(req.headers_mut(), upgrade);
+    if version == HttpVersion::Http2 && req.version() != Version::HTTP_2 {
+        req.headers_mut()
+            .insert(ORIG_PROTO_HEADER, HeaderValue::from_static("HTTP/1.1"));
+    }
     // hyper already answers `Expect: 100-continue` to the client when the
     // body is first read; the upstream need not do it again.
     req.headers_mut().remove(header::EXPECT);

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use weft_proto::config::{self, ConfigError, LbPolicy, ProxyConfig, UpstreamProtocol};
+use weft_proto::config::{self, AppProtocol, ConfigError, LbPolicy, ProxyConfig, UpstreamProtocol};
 
 use super::{InboundTarget, ServicePort, ServiceTable, Snapshot};
 use crate::http::Route;
@@ -158,7 +158,12 @@ fn build_inbound(
         labels: Arc::new(service),
         cluster: Arc::new(Cluster {
             name: Arc::from(format!("inbound|{}", p.port)),
-            protocol: UpstreamProtocol::Auto,
+            // Speak to the app in the protocol its port declares.
+            protocol: match p.protocol {
+                AppProtocol::Http => UpstreamProtocol::Http1,
+                AppProtocol::Http2 | AppProtocol::Grpc => UpstreamProtocol::Http2,
+                AppProtocol::Detect | AppProtocol::Tcp => UpstreamProtocol::Auto,
+            },
             connect_timeout: config::Cluster::default_connect_timeout(),
             balancer: Balancer::new(LbPolicy::RoundRobin, vec![ep]),
         }),

@@ -70,7 +70,7 @@ impl Endpoint {
     /// Peak-EWMA cost as Linkerd computes it: latency estimate times
     /// outstanding requests, divided by weight.
     pub fn ewma_cost(&self) -> f64 {
-        let rtt = self.ewma.lock().estimate();
+        let rtt = self.ewma.lock().estimate(Instant::now());
         rtt * (self.in_flight() as f64 + 1.0) / self.weight as f64
     }
 

@@ -40,9 +40,11 @@ impl PeakEwma {
         self.stamp = now;
     }
 
-    /// The current estimate in nanoseconds.
-    pub fn estimate(&self) -> f64 {
-        self.estimate_ns
+    /// The estimate at `now`, in nanoseconds. It decays toward zero while
+    /// the endpoint sees no traffic, so an endpoint that was slow once (or
+    /// was never tried) is probed again rather than starved forever.
+    pub fn estimate(&self, now: Instant) -> f64 {
+        self.estimate_ns * self.weight_since(now)
     }
 
     fn weight_since(&self, now: Instant) -> f64 {
@@ -60,12 +62,23 @@ mod tests {
         let t0 = Instant::now();
         let mut e = PeakEwma::new(t0);
         e.observe(Duration::from_millis(200), t0);
-        assert_eq!(e.estimate(), 200e6);
+        assert_eq!(e.estimate(t0), 200e6);
         // A fast sample right away barely moves it...
-        e.observe(Duration::from_millis(1), t0 + Duration::from_millis(10));
-        assert!(e.estimate() > 190e6, "{}", e.estimate());
+        let t1 = t0 + Duration::from_millis(10);
+        e.observe(Duration::from_millis(1), t1);
+        assert!(e.estimate(t1) > 190e6, "{}", e.estimate(t1));
         // ...but after a long time, fast samples win.
-        e.observe(Duration::from_millis(1), t0 + Duration::from_secs(60));
-        assert!(e.estimate() < 2e6, "{}", e.estimate());
+        let t2 = t0 + Duration::from_secs(60);
+        e.observe(Duration::from_millis(1), t2);
+        assert!(e.estimate(t2) < 2e6, "{}", e.estimate(t2));
+    }
+
+    #[test]
+    fn idle_estimates_decay_so_the_endpoint_is_probed_again() {
+        let t0 = Instant::now();
+        let mut e = PeakEwma::new(t0);
+        e.observe(Duration::from_millis(500), t0);
+        let later = e.estimate(t0 + DECAY * 3);
+        assert!(later < 500e6 * 0.06, "{later}");
     }
 }

@@ -2,5 +2,12 @@
 //! 127.0.0.1:0, real sockets throughout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod balance;
+mod detect;
+mod errors;
+mod grpc;
 mod http1;
+mod http2;
+mod inbound;
 mod support;
+mod tcp;

@@ -1,16 +1,26 @@
-//! Config snippets shared by the tests.
+//! Config snippets and raw-socket helpers shared by the tests.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-/// One outbound explicit listener and one service `echo.test:80` whose
-/// cluster holds `endpoints`.
-pub fn outbound_to(endpoints: &[SocketAddr], extra_cluster: &str) -> String {
-    let eps: String = endpoints
-        .iter()
-        .map(|a| format!("      - address: \"{a}\"\n"))
-        .collect();
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// One explicit outbound listener and one service `echo.test:80` whose
+/// cluster `echo` holds `endpoints`. `cluster_extra` is spliced into the
+/// cluster (indent 4), e.g. `"    lb: round_robin\n"`.
+pub fn outbound_to(endpoints: &[SocketAddr], cluster_extra: &str) -> String {
+    let eps: String = if endpoints.is_empty() {
+        "      []\n".to_string()
+    } else {
+        endpoints
+            .iter()
+            .map(|a| format!("      - address: \"{a}\"\n"))
+            .collect()
+    };
     format!(
-        "listeners:
+        "node: {{ workload: client-v1, namespace: test, app: client, version: v1 }}
+listeners:
   - name: outbound
     address: 127.0.0.1:0
     direction: outbound
@@ -22,7 +32,58 @@ services:
         cluster: echo
 clusters:
   - name: echo
-{extra_cluster}    endpoints:
+{cluster_extra}    endpoints:
 {eps}"
     )
+}
+
+/// Writes `request` raw and reads until the peer closes or `until` appears
+/// in what was read.
+pub async fn raw_exchange(addr: SocketAddr, request: &[u8], until: &str) -> String {
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    sock.write_all(request).await.unwrap();
+    read_until(&mut sock, until).await
+}
+
+/// Reads from `sock` until `until` appears or the peer closes (5 s max).
+pub async fn read_until(sock: &mut TcpStream, until: &str) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let n = match tokio::time::timeout_at(deadline, sock.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if String::from_utf8_lossy(&out).contains(until) {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Waits until metric `name` summed over series with `labels` equals
+/// `want` (metrics are recorded when a response body ends, which can be a
+/// moment after the client has read it).
+pub async fn wait_metric(
+    proxy: &weft_testkit::proxy::TestProxy,
+    name: &str,
+    labels: &[(&str, &str)],
+    want: f64,
+) {
+    let addr = proxy.addrs.metrics.unwrap();
+    let mut last = String::new();
+    let deadline = tokio::time::Instant::now() + weft_testkit::PATIENCE;
+    while tokio::time::Instant::now() < deadline {
+        last = weft_testkit::metrics::scrape(addr).await;
+        if weft_testkit::metrics::sum(&last, name, labels) == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{name}{labels:?} never became {want}; last scrape:\n{last}");
 }
