@@ -1,7 +1,10 @@
 //! Sample applications for the weft demo and tests.
 
+pub mod call;
 pub mod echo;
+pub mod frontend;
 pub mod grpc;
+pub mod loadgen;
 pub mod tcp;
 
 /// Generated gRPC types for `weft.sample.echo`.

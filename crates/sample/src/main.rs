@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
@@ -25,6 +27,33 @@ enum App {
         grpc: Option<SocketAddr>,
         #[arg(long)]
         tcp: Option<SocketAddr>,
+    },
+    /// Frontend: answers by calling a backend, through a sidecar if given.
+    Frontend {
+        #[arg(long, default_value = "frontend")]
+        name: String,
+        #[arg(long)]
+        listen: SocketAddr,
+        /// The backend URL, e.g. http://backend.demo:9080/
+        #[arg(long)]
+        backend: http::Uri,
+        /// Send calls through this HTTP proxy (the app's sidecar).
+        #[arg(long)]
+        proxy: Option<SocketAddr>,
+    },
+    /// Traffic generator at a fixed rate.
+    Loadgen {
+        #[arg(long)]
+        target: http::Uri,
+        /// Requests per second.
+        #[arg(long, default_value_t = 10)]
+        rate: u32,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Print a summary every this many seconds.
+        #[arg(long, default_value_t = 5)]
+        every: u64,
     },
 }
 
@@ -82,8 +111,52 @@ async fn run(app: App) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("{name}: serving (http={http:?} grpc={grpc:?} tcp={tcp:?})");
             tokio::select! {
                 _ = tasks.join_next() => Err("a server stopped".into()),
-                _ = tokio::signal::ctrl_c() => Ok(()),
+                _ = shutdown() => Ok(()),
             }
         }
+        App::Frontend {
+            name,
+            listen,
+            backend,
+            proxy,
+        } => {
+            let l = TcpListener::bind(listen)
+                .await
+                .map_err(|e| format!("--listen {listen}: {e}"))?;
+            eprintln!("{name}: serving on {listen}, calling {backend} (proxy {proxy:?})");
+            tokio::select! {
+                _ = weft_sample::frontend::serve(l, &name, backend, proxy) => Ok(()),
+                _ = shutdown() => Ok(()),
+            }
+        }
+        App::Loadgen {
+            target,
+            rate,
+            seconds,
+            every,
+        } => {
+            let run = weft_sample::loadgen::run(
+                target,
+                rate,
+                seconds.map(Duration::from_secs),
+                Duration::from_secs(every),
+            );
+            tokio::select! {
+                totals = run => if totals.failed == 0 { Ok(()) } else { Err(format!("{} of {} requests failed", totals.failed, totals.sent).into()) },
+                _ = shutdown() => Ok(()),
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
