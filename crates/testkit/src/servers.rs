@@ -84,3 +84,33 @@ pub async fn refused_addr() -> SocketAddr {
     drop(l);
     addr
 }
+
+/// An address where connects hang (no SYN-ACK) instead of being refused:
+/// a listener that never accepts, with its accept queue already full.
+pub struct Blackhole {
+    pub addr: SocketAddr,
+    _listener: socket2::Socket,
+    _fillers: Vec<std::net::TcpStream>,
+}
+
+pub fn blackhole() -> Blackhole {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    sock.listen(0).unwrap();
+    let addr = sock.local_addr().unwrap().as_socket().unwrap();
+    // Fill the accept queue; once full, the kernel drops further SYNs.
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(100)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => break,
+        }
+    }
+    Blackhole {
+        addr,
+        _listener: sock,
+        _fillers: fillers,
+    }
+}

@@ -191,3 +191,37 @@ async fn a_failed_only_endpoint_is_set_aside_then_uh() {
     assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reason(&second), "no healthy endpoint in cluster echo");
 }
+
+#[tokio::test]
+async fn connect_timeout_is_503_uf() {
+    let hole = servers::blackhole();
+    let proxy = TestProxy::start(&outbound_to(&[hole.addr], "    connect_timeout: 300ms\n")).await;
+    let started = std::time::Instant::now();
+    let rsp = client::get(
+        proxy.listener("outbound"),
+        Version::HTTP_11,
+        "echo.test",
+        "/",
+    )
+    .await;
+    assert_eq!(rsp.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        reason(&rsp),
+        format!(
+            "upstream connect timeout: {} did not accept within 300ms",
+            hole.addr
+        )
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    wait_metric(
+        &proxy,
+        "istio_requests_total",
+        &[("response_flags", "UF")],
+        1.0,
+    )
+    .await;
+}
