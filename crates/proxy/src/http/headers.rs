@@ -1,6 +1,7 @@
 //! Header hygiene between hops, and finding a request's authority.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Uri, Version};
 
 /// Headers that describe one connection and must not be forwarded
@@ -19,6 +20,11 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 /// only send trailers when asked for them), and an upgrade in progress keeps
 /// its `Connection: upgrade` / `Upgrade` pair.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none of these: one pass of cheap name
+    // comparisons instead of seven hashed removals (profiled hot).
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     let te_trailers = headers.get_all(header::TE).iter().any(|v| {
         v.to_str().is_ok_and(|s| {
             s.split(',')
@@ -107,24 +113,30 @@ pub fn set_upstream_target<B>(req: &mut Request<B>, upstream: Version) {
             let host = req
                 .headers()
                 .get(header::HOST)
-                .and_then(|h| h.to_str().ok());
-            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            if let Some(uri) = host.and_then(|h| {
-                Uri::builder()
-                    .scheme("http")
-                    .authority(h)
-                    .path_and_query(path)
-                    .build()
-                    .ok()
-            }) {
-                *req.uri_mut() = uri;
+                .and_then(|h| Authority::try_from(h.as_bytes()).ok());
+            if let Some(authority) = host {
+                // Reuse the parsed path; only the authority is new.
+                let mut parts = std::mem::take(req.uri_mut()).into_parts();
+                parts.scheme = Some(Scheme::HTTP);
+                parts.authority = Some(authority);
+                if parts.path_and_query.is_none() {
+                    parts.path_and_query = Some(PathAndQuery::from_static("/"));
+                }
+                if let Ok(uri) = Uri::from_parts(parts) {
+                    *req.uri_mut() = uri;
+                }
             }
         }
         req.headers_mut().remove(header::HOST);
     } else if let Some(authority) = req.uri().authority() {
         let host = HeaderValue::from_str(authority.as_str()).ok();
-        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        if let Ok(uri) = path.parse::<Uri>() {
+        let mut parts = std::mem::take(req.uri_mut()).into_parts();
+        parts.scheme = None;
+        parts.authority = None;
+        if parts.path_and_query.is_none() {
+            parts.path_and_query = Some(PathAndQuery::from_static("/"));
+        }
+        if let Ok(uri) = Uri::from_parts(parts) {
             *req.uri_mut() = uri;
         }
         if let Some(host) = host {
