@@ -141,7 +141,9 @@ def summarize(result):
     s = result["summary"]
     codes = result.get("statusCodeDistribution", {})
     ok = codes.get("200", 0)
-    total = sum(codes.values()) + sum(result.get("errorDistribution", {}).values())
+    # Requests still in flight when `-z` ends are cut off by oha itself.
+    errors = {k: v for k, v in result.get("errorDistribution", {}).items() if "deadline" not in k}
+    total = sum(codes.values()) + sum(errors.values())
     return {
         "rps": s["requestsPerSec"],
         "p50_ms": p["p50"] * 1000,
@@ -151,19 +153,24 @@ def summarize(result):
     }
 
 
-def measure(name, url, pids, args):
-    """One round for one path: fixed-rate load while sampling RSS/CPU, then max rate."""
+def measure_fixed(name, url, pids, args):
+    """One fixed-rate round for one path, sampling RSS and CPU meanwhile."""
     cpu0 = {p: cpu_seconds(p) for p in pids}
     t0 = time.time()
-    fixed, fixed_cmd = oha(url, args.seconds, rate=args.rate)
+    fixed, cmd = oha(url, args.seconds, rate=args.rate)
     elapsed = time.time() - t0
-    rss = [rss_kb(p) for p in pids]
-    cpu = [(cpu_seconds(p) - cpu0[p]) / elapsed for p in pids]
-    maxed, max_cmd = oha(url, args.max_seconds, conns=args.max_conns)
-    row = {"path": name, "fixed": summarize(fixed), "max": summarize(maxed), "rss_kb": rss, "cpu_cores": cpu,
-           "commands": [" ".join(fixed_cmd), " ".join(max_cmd)]}
-    print(f"  {name}: {row['fixed']} max {row['max']['rps']:.0f} rps rss {rss} cpu {cpu}", file=sys.stderr)
+    row = {"path": name, "fixed": summarize(fixed), "rss_kb": [rss_kb(p) for p in pids],
+           "cpu_cores": [(cpu_seconds(p) - cpu0[p]) / elapsed for p in pids], "commands": [" ".join(cmd)]}
+    print(f"  {name} @ {args.rate} rps: {row['fixed']} rss {row['rss_kb']} cpu {row['cpu_cores']}", file=sys.stderr)
     return row
+
+
+def measure_max(name, url, row, args):
+    """One maximum-rate round for one path, added to its fixed-rate row."""
+    maxed, cmd = oha(url, args.max_seconds, conns=args.max_conns)
+    row["max"] = summarize(maxed)
+    row["commands"].append(" ".join(cmd))
+    print(f"  {name} max: {row['max']['rps']:.0f} rps", file=sys.stderr)
 
 
 def median_row(rounds):
@@ -224,11 +231,17 @@ def main():
             oha(url, 2, rate=args.rate)  # warm up connections and pools
         # Rounds interleave the paths so slow drifts in machine noise hit
         # all three alike; the report takes the median of each metric.
+        # RSS is read during the fixed-rate rounds, which all run before
+        # any maximum-rate round: malloc keeps what a load peak took.
         rounds = {name: [] for name, _, _ in paths}
         for i in range(args.rounds):
-            print(f"round {i + 1}/{args.rounds}", file=sys.stderr)
+            print(f"fixed-rate round {i + 1}/{args.rounds}", file=sys.stderr)
             for name, url, pids in paths:
-                rounds[name].append(measure(name, url, pids, args))
+                rounds[name].append(measure_fixed(name, url, pids, args))
+        for i in range(args.rounds):
+            print(f"max-rate round {i + 1}/{args.rounds}", file=sys.stderr)
+            for name, url, _ in paths:
+                measure_max(name, url, rounds[name][i], args)
         rows = [median_row(rounds[name]) for name, _, _ in paths]
     finally:
         for p in procs:

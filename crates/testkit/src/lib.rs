@@ -4,9 +4,9 @@
 
 pub mod client;
 pub mod metrics;
+pub mod netns;
 pub mod process;
 pub mod proxy;
-pub mod netns;
 pub mod servers;
 
 use std::future::Future;

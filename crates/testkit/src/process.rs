@@ -76,6 +76,11 @@ impl ProxyProcess {
         self.addrs["admin"].as_str().unwrap().parse().unwrap()
     }
 
+    /// The Prometheus address; panics when the config turned it off.
+    pub fn metrics(&self) -> std::net::SocketAddr {
+        self.addrs["metrics"].as_str().unwrap().parse().unwrap()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -104,6 +109,42 @@ impl ProxyProcess {
             .map(|d| d.count())
             .unwrap_or(0)
     }
+
+    /// Resident memory of the child (`VmRSS`), in bytes; `None` once it
+    /// has exited.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        rss_bytes(self.child.id())
+    }
+}
+
+/// Resident memory (`VmRSS` in `/proc/<pid>/status`) of a process, in
+/// bytes; `None` when it is gone.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// Raises this process's soft open-file limit to at least `want` (children
+/// inherit it), panicking with a clear message when the hard limit is lower.
+pub fn raise_nofile_limit(want: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft >= want {
+        return;
+    }
+    assert!(
+        hard >= want,
+        "this test needs {want} open files but the hard limit (ulimit -Hn) is {hard}; raise it"
+    );
+    setrlimit(Resource::RLIMIT_NOFILE, want, hard).unwrap();
 }
 
 impl Drop for ProxyProcess {
