@@ -5,18 +5,12 @@ use weft_testkit::client;
 use weft_testkit::proxy::TestProxy;
 use weft_testkit::servers;
 
-use crate::support::outbound_to;
+use crate::support::{get, outbound_to};
 
 async fn spread(proxy: &TestProxy, n: usize) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for _ in 0..n {
-        let rsp = client::get(
-            proxy.listener("outbound"),
-            Version::HTTP_11,
-            "echo.test",
-            "/",
-        )
-        .await;
+        let rsp = get(&proxy, "echo.test", "/").await;
         assert_eq!(rsp.status, StatusCode::OK, "{}", rsp.text());
         *seen
             .entry(rsp.json()["service"].as_str().unwrap().to_string())
@@ -76,13 +70,7 @@ async fn a_dead_endpoint_costs_at_most_one_failure() {
             TestProxy::start(&outbound_to(&[dead, live.addr], &format!("    lb: {lb}\n"))).await;
         let mut failures = 0;
         for _ in 0..30 {
-            let rsp = client::get(
-                proxy.listener("outbound"),
-                Version::HTTP_11,
-                "echo.test",
-                "/",
-            )
-            .await;
+            let rsp = get(&proxy, "echo.test", "/").await;
             if rsp.status != StatusCode::OK {
                 failures += 1;
             }

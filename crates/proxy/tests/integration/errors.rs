@@ -1,9 +1,9 @@
-use http::{StatusCode, Version};
+use http::StatusCode;
 use weft_testkit::client;
 use weft_testkit::proxy::TestProxy;
 use weft_testkit::servers;
 
-use crate::support::{outbound_to, wait_metric};
+use crate::support::{get, one_route, outbound_to, wait_metric};
 
 const HEADER: &str = "weft-proxy-error";
 
@@ -18,13 +18,7 @@ fn reason(rsp: &client::Collected) -> String {
 async fn connect_failure_is_503_uf() {
     let dead = servers::refused_addr().await;
     let proxy = TestProxy::start(&outbound_to(&[dead], "")).await;
-    let rsp = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "echo.test",
-        "/",
-    )
-    .await;
+    let rsp = get(&proxy, "echo.test", "/").await;
     assert_eq!(rsp.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         reason(&rsp).starts_with(&format!("upstream connect failure: {dead}")),
@@ -45,13 +39,7 @@ async fn no_route_is_404_nr() {
     let echo = servers::http_echo("echo").await;
     let yaml = outbound_to(&[echo.addr], "") + "outbound_policy: registry_only\n";
     let proxy = TestProxy::start(&yaml).await;
-    let rsp = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "unknown.example",
-        "/",
-    )
-    .await;
+    let rsp = get(&proxy, "unknown.example", "/").await;
     assert_eq!(rsp.status, StatusCode::NOT_FOUND);
     assert_eq!(reason(&rsp), "no route to unknown.example");
     wait_metric(
@@ -66,36 +54,15 @@ async fn no_route_is_404_nr() {
 #[tokio::test]
 async fn no_matching_route_is_404_nr() {
     let echo = servers::http_echo("echo").await;
-    let yaml = format!(
-        "listeners: [{{ name: outbound, address: 127.0.0.1:0, direction: outbound }}]
-services:
-  - name: api.test
-    ports:
-      - port: 80
-        routes:
-          - match: [{{ path: {{ prefix: /v1/ }} }}]
-            backends: [{{ cluster: api }}]
-clusters:
-  - {{ name: api, endpoints: [{{ address: \"{}\" }}] }}
-",
-        echo.addr
+    let yaml = one_route(
+        "api.test",
+        "{ match: [{ path: { prefix: /v1/ } }], backends: [{ cluster: backend }] }",
+        echo.addr,
     );
     let proxy = TestProxy::start(&yaml).await;
-    let ok = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "api.test",
-        "/v1/x",
-    )
-    .await;
+    let ok = get(&proxy, "api.test", "/v1/x").await;
     assert_eq!(ok.status, StatusCode::OK);
-    let rsp = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "api.test",
-        "/v2/x",
-    )
-    .await;
+    let rsp = get(&proxy, "api.test", "/v2/x").await;
     assert_eq!(rsp.status, StatusCode::NOT_FOUND);
     assert!(
         reason(&rsp).starts_with("no route to api.test:80 /v2/x"),
@@ -106,29 +73,14 @@ clusters:
 #[tokio::test]
 async fn upstream_timeout_is_504_ut() {
     let echo = servers::http_echo("echo").await;
-    let yaml = format!(
-        "listeners: [{{ name: outbound, address: 127.0.0.1:0, direction: outbound }}]
-services:
-  - name: slow.test
-    ports:
-      - port: 80
-        routes:
-          - backends: [{{ cluster: slow }}]
-            timeout: 200ms
-clusters:
-  - {{ name: slow, endpoints: [{{ address: \"{}\" }}] }}
-",
-        echo.addr
+    let yaml = one_route(
+        "slow.test",
+        "{ backends: [{ cluster: backend }], timeout: 200ms }",
+        echo.addr,
     );
     let proxy = TestProxy::start(&yaml).await;
     let started = std::time::Instant::now();
-    let rsp = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "slow.test",
-        "/delay/3000",
-    )
-    .await;
+    let rsp = get(&proxy, "slow.test", "/delay/3000").await;
     assert_eq!(rsp.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
         reason(&rsp),
@@ -147,13 +99,7 @@ clusters:
 #[tokio::test]
 async fn no_endpoints_is_503_uh() {
     let proxy = TestProxy::start(&outbound_to(&[], "")).await;
-    let rsp = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "echo.test",
-        "/",
-    )
-    .await;
+    let rsp = get(&proxy, "echo.test", "/").await;
     assert_eq!(rsp.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reason(&rsp), "no healthy endpoint in cluster echo");
     wait_metric(
@@ -169,25 +115,13 @@ async fn no_endpoints_is_503_uh() {
 async fn a_failed_only_endpoint_is_set_aside_then_uh() {
     let dead = servers::refused_addr().await;
     let proxy = TestProxy::start(&outbound_to(&[dead], "")).await;
-    let first = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "echo.test",
-        "/",
-    )
-    .await;
+    let first = get(&proxy, "echo.test", "/").await;
     assert!(
         reason(&first).starts_with("upstream connect failure"),
         "{first:?}"
     );
     // Set aside with backoff: the next request does not even try it.
-    let second = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "echo.test",
-        "/",
-    )
-    .await;
+    let second = get(&proxy, "echo.test", "/").await;
     assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reason(&second), "no healthy endpoint in cluster echo");
 }
@@ -197,13 +131,7 @@ async fn connect_timeout_is_503_uf() {
     let hole = servers::blackhole();
     let proxy = TestProxy::start(&outbound_to(&[hole.addr], "    connect_timeout: 300ms\n")).await;
     let started = std::time::Instant::now();
-    let rsp = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "echo.test",
-        "/",
-    )
-    .await;
+    let rsp = get(&proxy, "echo.test", "/").await;
     assert_eq!(rsp.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         reason(&rsp),

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, StatusCode, Version};
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use tokio::io::AsyncWriteExt;
@@ -10,20 +10,14 @@ use weft_testkit::client::{self, collect, full};
 use weft_testkit::proxy::TestProxy;
 use weft_testkit::servers;
 
-use crate::support::{outbound_to, raw_exchange, read_until};
+use crate::support::{get, outbound_to, raw_exchange, read_until};
 
 #[tokio::test]
 async fn routes_by_host_header_to_the_service() {
     let echo = servers::http_echo("echo-a").await;
     let proxy = TestProxy::start(&outbound_to(&[echo.addr], "")).await;
 
-    let rsp = client::get(
-        proxy.listener("outbound"),
-        Version::HTTP_11,
-        "echo.test",
-        "/hello?x=1",
-    )
-    .await;
+    let rsp = get(&proxy, "echo.test", "/hello?x=1").await;
     assert_eq!(rsp.status, StatusCode::OK, "{}", rsp.text());
     let body = rsp.json();
     assert_eq!(body["service"], "echo-a");
@@ -166,13 +160,7 @@ async fn keep_alive_connections_to_the_upstream_are_reused() {
     let mut peers = HashSet::new();
     for _ in 0..20 {
         // A new client connection each time: reuse must come from the pool.
-        let rsp = client::get(
-            proxy.listener("outbound"),
-            Version::HTTP_11,
-            "echo.test",
-            "/",
-        )
-        .await;
+        let rsp = get(&proxy, "echo.test", "/").await;
         peers.insert(rsp.json()["peer"].as_str().unwrap().to_string());
     }
     assert!(peers.len() <= 2, "upstream connections: {peers:?}");

@@ -87,3 +87,51 @@ pub async fn wait_metric(
     }
     panic!("{name}{labels:?} never became {want}; last scrape:\n{last}");
 }
+
+/// GET `path` from `host` over HTTP/1.1 through the `outbound` listener.
+pub async fn get(
+    proxy: &weft_testkit::proxy::TestProxy,
+    host: &str,
+    path: &str,
+) -> weft_testkit::client::Collected {
+    weft_testkit::client::get(
+        proxy.listener("outbound"),
+        http::Version::HTTP_11,
+        host,
+        path,
+    )
+    .await
+}
+
+/// Opens a `CONNECT authority` tunnel through the `outbound` listener and
+/// returns the socket with the response head read so far.
+pub async fn connect_tunnel(
+    proxy: &weft_testkit::proxy::TestProxy,
+    authority: &str,
+) -> (TcpStream, String) {
+    let mut sock = TcpStream::connect(proxy.listener("outbound"))
+        .await
+        .unwrap();
+    let req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let head = read_until(&mut sock, "\r\n\r\n").await;
+    (sock, head)
+}
+
+/// An explicit outbound listener and one service `host:80` with one HTTP
+/// route (`route` is the YAML after `- `, indent 10) to a cluster `backend`
+/// at `upstream`.
+pub fn one_route(host: &str, route: &str, upstream: SocketAddr) -> String {
+    format!(
+        "listeners: [{{ name: outbound, address: 127.0.0.1:0, direction: outbound }}]
+services:
+  - name: {host}
+    ports:
+      - port: 80
+        routes:
+          - {route}
+clusters:
+  - {{ name: backend, endpoints: [{{ address: \"{upstream}\" }}] }}
+"
+    )
+}

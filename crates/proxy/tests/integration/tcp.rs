@@ -5,7 +5,7 @@ use tokio::net::TcpStream;
 use weft_testkit::proxy::TestProxy;
 use weft_testkit::servers;
 
-use crate::support::{read_until, wait_metric};
+use crate::support::{connect_tunnel, read_until, wait_metric};
 
 /// An outbound listener pinned to `tcp.test:9000`, a TCP service whose
 /// endpoint is `upstream`, and an explicit proxy listener.
@@ -64,13 +64,7 @@ async fn opaque_tcp_round_trip_with_half_close() {
 async fn connect_tunnels_to_a_service() {
     let echo = servers::tcp_echo().await;
     let proxy = TestProxy::start(&config(echo.addr)).await;
-    let mut sock = TcpStream::connect(proxy.listener("outbound"))
-        .await
-        .unwrap();
-    sock.write_all(b"CONNECT tcp.test:9000 HTTP/1.1\r\nHost: tcp.test:9000\r\n\r\n")
-        .await
-        .unwrap();
-    let head = read_until(&mut sock, "\r\n\r\n").await;
+    let (mut sock, head) = connect_tunnel(&proxy, "tcp.test:9000").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     // TLS bytes or anything else: the tunnel is opaque.
     sock.write_all(b"\x16\x03\x01 not really tls")
@@ -84,12 +78,7 @@ async fn connect_tunnels_to_a_service() {
 async fn connect_passes_through_to_unknown_addresses() {
     let echo = servers::tcp_echo().await;
     let proxy = TestProxy::start(&config(echo.addr)).await;
-    let mut sock = TcpStream::connect(proxy.listener("outbound"))
-        .await
-        .unwrap();
-    let req = format!("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n\r\n", echo.addr);
-    sock.write_all(req.as_bytes()).await.unwrap();
-    let head = read_until(&mut sock, "\r\n\r\n").await;
+    let (mut sock, head) = connect_tunnel(&proxy, &echo.addr.to_string()).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     sock.write_all(b"hello").await.unwrap();
     assert_eq!(read_until(&mut sock, "hello").await, "hello");
@@ -99,13 +88,8 @@ async fn connect_passes_through_to_unknown_addresses() {
 async fn connect_to_a_dead_destination_is_a_503_uf() {
     let dead = servers::refused_addr().await;
     let proxy = TestProxy::start(&config(dead)).await;
-    let mut sock = TcpStream::connect(proxy.listener("outbound"))
-        .await
-        .unwrap();
-    sock.write_all(b"CONNECT tcp.test:9000 HTTP/1.1\r\nHost: tcp.test:9000\r\n\r\n")
-        .await
-        .unwrap();
-    let rsp = read_until(&mut sock, "failure").await;
+    let (mut sock, mut rsp) = connect_tunnel(&proxy, "tcp.test:9000").await;
+    rsp += &read_until(&mut sock, "failure").await;
     assert!(rsp.starts_with("HTTP/1.1 503"), "{rsp}");
     assert!(
         rsp.contains("weft-proxy-error: upstream connect failure"),
