@@ -10,7 +10,7 @@ use crate::support::{get, outbound_to};
 async fn spread(proxy: &TestProxy, n: usize) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for _ in 0..n {
-        let rsp = get(&proxy, "echo.test", "/").await;
+        let rsp = get(proxy, "echo.test", "/").await;
         assert_eq!(rsp.status, StatusCode::OK, "{}", rsp.text());
         *seen
             .entry(rsp.json()["service"].as_str().unwrap().to_string())
