@@ -154,6 +154,36 @@ impl Running {
         &self.state
     }
 
+    /// Applies a new config without dropping a connection: services,
+    /// routes, clusters, endpoints, inbound ports and node labels change at
+    /// once for new requests; endpoints that stay keep their pools and
+    /// health. Sockets cannot move without a restart, so changes to
+    /// listeners and to the admin, metrics and health addresses are kept as
+    /// they run and named in the returned list. A config that does not
+    /// validate changes nothing.
+    pub fn reload(&self, mut config: ProxyConfig) -> Result<Vec<String>, BuildError> {
+        let running = self.state.snapshot().config.clone();
+        let mut kept = Vec::new();
+        if config.listeners != running.listeners {
+            kept.push("listeners".to_string());
+            config.listeners = running.listeners.clone();
+        }
+        if config.admin_address != running.admin_address {
+            kept.push("admin_address".to_string());
+            config.admin_address = running.admin_address;
+        }
+        if config.metrics_address != running.metrics_address {
+            kept.push("metrics_address".to_string());
+            config.metrics_address = running.metrics_address;
+        }
+        if config.health_address != running.health_address {
+            kept.push("health_address".to_string());
+            config.health_address = running.health_address;
+        }
+        self.state.update(config)?;
+        Ok(kept)
+    }
+
     /// Resolves when an operator asks for a drain on the admin port.
     pub async fn drain_requested(&mut self) {
         if self.drain_requests.recv().await.is_none() {

@@ -95,20 +95,24 @@ async fn run(config: ProxyConfig, log: Arc<LogHandle>, args: Args) -> ExitCode {
     }
     tracing::info!(admin = %running.addrs().admin, "weft-proxy ready");
 
-    let (mut term, mut int) = match (
+    let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) {
-        (Ok(t), Ok(i)) => (t, i),
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
         _ => {
             tracing::error!("cannot install signal handlers");
             return ExitCode::FAILURE;
         }
     };
-    let why = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-        _ = running.drain_requested() => "admin /drain",
+    let why = loop {
+        tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+            _ = running.drain_requested() => break "admin /drain",
+            _ = hup.recv() => reload(&running, &args.config),
+        }
     };
     tracing::info!(deadline = %weft_proto::duration::Display(drain_timeout), "{why}: draining; new connections are refused");
     let drained = tokio::select! {
@@ -122,6 +126,29 @@ async fn run(config: ProxyConfig, log: Arc<LogHandle>, args: Args) -> ExitCode {
         tracing::warn!("drain deadline reached; closing remaining connections");
     }
     ExitCode::SUCCESS
+}
+
+/// SIGHUP: re-read the config file and apply it; a bad file is reported
+/// and changes nothing.
+fn reload(running: &weft_proxy::Running, path: &std::path::Path) {
+    let config = match ProxyConfig::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("config reload rejected; the running config stays in force:\n{e}");
+            return;
+        }
+    };
+    match running.reload(config) {
+        Ok(kept) if kept.is_empty() => tracing::info!(config = %path.display(), "config reloaded"),
+        Ok(kept) => tracing::warn!(
+            config = %path.display(),
+            "config reloaded, except {}: sockets move only on restart",
+            kept.join(", ")
+        ),
+        Err(e) => {
+            tracing::error!("config reload rejected; the running config stays in force:\n{e}")
+        }
+    }
 }
 
 fn write_atomically(path: &std::path::Path, addrs: &weft_proxy::BoundAddrs) -> std::io::Result<()> {

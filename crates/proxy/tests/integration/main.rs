@@ -9,5 +9,6 @@ mod grpc;
 mod http1;
 mod http2;
 mod inbound;
+mod reload;
 mod support;
 mod tcp;
