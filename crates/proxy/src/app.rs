@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use weft_proto::config::ProxyConfig;
@@ -133,14 +133,28 @@ impl Proxy {
     }
 }
 
+/// Pending connections the kernel queues per listening socket. Envoy's
+/// default (`tcp_backlog_size`); `TcpListener::bind` would use 128, and a
+/// burst of connects past that sees SYNs dropped: a 1 s retransmit for the
+/// client, or with SYN cookies a connection only the client believes in.
+const LISTEN_BACKLOG: u32 = 1024;
+
 async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind {
-            what: what.to_string(),
-            addr,
-            source,
-        })
+    let err = |source| StartError::Bind {
+        what: what.to_string(),
+        addr,
+        source,
+    };
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(err)?;
+    // As `TcpListener::bind` does: rebinding right after a restart works.
+    sock.set_reuseaddr(true).map_err(err)?;
+    sock.bind(addr).map_err(err)?;
+    sock.listen(LISTEN_BACKLOG).map_err(err)
 }
 
 // === impl Running ===

@@ -80,6 +80,20 @@ fn main() -> ExitCode {
 
 async fn run(config: ProxyConfig, log: Arc<LogHandle>, args: Args) -> ExitCode {
     let drain_timeout = config.drain_timeout;
+    // Before anything says we are up (the bound-addresses file, the ready
+    // log line): a SIGTERM that arrives once we are up must drain, not kill
+    // the process with the default action or go unnoticed.
+    let (mut term, mut int, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+        _ => {
+            tracing::error!("cannot install signal handlers");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut running = match Proxy::start(config, Some(log)).await {
         Ok(r) => r,
         Err(e) => {
@@ -95,17 +109,6 @@ async fn run(config: ProxyConfig, log: Arc<LogHandle>, args: Args) -> ExitCode {
     }
     tracing::info!(admin = %running.addrs().admin, "weft-proxy ready");
 
-    let (mut term, mut int, mut hup) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) {
-        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
-        _ => {
-            tracing::error!("cannot install signal handlers");
-            return ExitCode::FAILURE;
-        }
-    };
     let why = loop {
         tokio::select! {
             _ = term.recv() => break "SIGTERM",

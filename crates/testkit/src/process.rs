@@ -115,15 +115,25 @@ impl ProxyProcess {
     pub fn rss_bytes(&self) -> Option<u64> {
         rss_bytes(self.child.id())
     }
+
+    /// The most resident memory the child has ever had (`VmHWM`), in bytes.
+    pub fn peak_rss_bytes(&self) -> Option<u64> {
+        status_bytes(self.child.id(), "VmHWM:")
+    }
 }
 
 /// Resident memory (`VmRSS` in `/proc/<pid>/status`) of a process, in
 /// bytes; `None` when it is gone.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in bytes.
+fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .trim()
         .trim_end_matches("kB")
         .trim()

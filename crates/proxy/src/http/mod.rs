@@ -51,6 +51,10 @@ where
     } else {
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
+            // `max_buf_size` alone is checked only while a head is still
+            // incomplete, so a bigger head that arrives in one read slips
+            // through; `max_header_size` checks every parsed head.
+            .max_header_size(MAX_HEADER_BYTES)
             .max_buf_size(MAX_HEADER_BYTES)
             .serve_connection(io, svc)
             .with_upgrades();
