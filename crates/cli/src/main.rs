@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod analyze;
 mod demo;
 mod procs;
 
@@ -20,10 +21,23 @@ enum Command {
     /// Run a small mesh on this machine: two services, each with its own
     /// weft-proxy sidecar, and a traffic generator.
     Demo(demo::Args),
+    /// Check mesh config (Istio, Gateway API, SMI, Linkerd, Kubernetes and
+    /// weft resources) for errors before applying it.
+    Analyze(analyze::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    match Cli::parse().command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Demo(args) => block_on(demo::run(args)),
+    }
+}
+
+/// Runs an async command on a two-thread runtime and turns its error into
+/// a message and an exit code.
+fn block_on<E: std::fmt::Display>(
+    command: impl std::future::Future<Output = Result<(), E>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -35,12 +49,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Demo(args) => demo::run(args).await,
-        }
-    });
-    match result {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

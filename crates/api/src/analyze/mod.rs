@@ -1,0 +1,128 @@
+//! `weft analyze`: checks across resources, as `istioctl analyze` makes
+//! them. Loading already reported what is wrong inside each resource; this
+//! reports what is wrong between them (a destination no service backs, a
+//! subset no DestinationRule defines, two VirtualServices claiming a host).
+//!
+//! Cost: one pass to index the set, then one pass per check; lookups are
+//! hash-map hits except wildcard ServiceEntry hosts, which are scanned.
+
+mod hosts;
+mod ports;
+mod selectors;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::finding::{Finding, Severity};
+use crate::host;
+use crate::kinds::Spec;
+use crate::load::ResourceSet;
+use crate::resource::Resource;
+
+/// Istio's root namespace: a policy there applies mesh-wide.
+pub const ROOT_NAMESPACE: &str = "istio-system";
+
+/// Cross-resource findings for `set` (loading findings not included).
+pub fn analyze(set: &ResourceSet) -> Vec<Finding> {
+    let index = Index::build(&set.resources);
+    let mut out = Vec::new();
+    hosts::check(&index, &mut out);
+    selectors::check(&index, &mut out);
+    ports::check(&index, &mut out);
+    crate::finding::sort(&mut out);
+    out
+}
+
+/// What the checks look things up in.
+pub(crate) struct Index<'a> {
+    pub resources: &'a [Resource],
+    /// Service FQDNs: Kubernetes Services and non-wildcard ServiceEntry hosts.
+    pub services: HashSet<String>,
+    /// Wildcard ServiceEntry hosts (`*.example.com`).
+    pub wildcard_services: Vec<String>,
+    /// DestinationRules by the FQDN of their host.
+    pub destination_rules: HashMap<String, Vec<&'a Resource>>,
+    /// Istio Gateways as `namespace/name`.
+    pub gateways: HashSet<String>,
+    /// Labels of every workload (pod, Deployment template, weft Workload,
+    /// WorkloadEntry), by namespace.
+    pub workloads: Vec<(&'a str, &'a BTreeMap<String, String>)>,
+}
+
+// === impl Index ===
+
+impl<'a> Index<'a> {
+    fn build(resources: &'a [Resource]) -> Self {
+        let mut index = Index {
+            resources,
+            services: HashSet::new(),
+            wildcard_services: Vec::new(),
+            destination_rules: HashMap::new(),
+            gateways: HashSet::new(),
+            workloads: Vec::new(),
+        };
+        for r in resources {
+            let ns = r.namespace();
+            match &r.spec {
+                Spec::Service(_) => {
+                    index.services.insert(host::service_fqdn(r.name(), ns));
+                }
+                Spec::ServiceEntry(se) => {
+                    for h in &se.hosts {
+                        let fq = host::fqdn(h, ns);
+                        if fq.starts_with('*') {
+                            index.wildcard_services.push(fq);
+                        } else {
+                            index.services.insert(fq);
+                        }
+                    }
+                }
+                Spec::DestinationRule(dr) => {
+                    index
+                        .destination_rules
+                        .entry(host::fqdn(&dr.host, ns))
+                        .or_default()
+                        .push(r);
+                }
+                Spec::Gateway(_) => {
+                    index.gateways.insert(format!("{ns}/{}", r.name()));
+                }
+                Spec::Pod(_) | Spec::Workload(_) => index.workloads.push((ns, &r.meta.labels)),
+                Spec::Deployment(d) => index.workloads.push((ns, &d.template.metadata.labels)),
+                Spec::WorkloadEntry(we) => index.workloads.push((ns, &we.labels)),
+                _ => {}
+            }
+        }
+        index
+    }
+
+    /// Whether some service backs `fqdn`.
+    pub fn has_service(&self, fqdn: &str) -> bool {
+        self.services.contains(fqdn)
+            || self
+                .wildcard_services
+                .iter()
+                .any(|w| host::matches(w, fqdn))
+    }
+}
+
+/// A finding about `r` at `path`, on that field's line.
+pub(crate) fn finding(
+    r: &Resource,
+    severity: Severity,
+    code: &'static str,
+    path: &str,
+    message: String,
+) -> Finding {
+    Finding {
+        severity,
+        code,
+        file: r.source.file.clone(),
+        line: Some(r.line_of(path)),
+        resource: Some(r.key().to_string()),
+        path: Some(path.to_string()),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests;

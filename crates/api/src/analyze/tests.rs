@@ -1,0 +1,165 @@
+use super::*;
+
+const SERVICES: &str = "
+apiVersion: v1
+kind: Service
+metadata: { name: reviews }
+spec:
+  selector: { app: reviews }
+  ports: [{ name: http, port: 9080 }]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: reviews-v1 }
+spec:
+  selector: { matchLabels: { app: reviews, version: v1 } }
+  template:
+    metadata: { labels: { app: reviews, version: v1 } }
+    spec: { containers: [{ name: reviews, image: reviews }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews }
+spec:
+  host: reviews
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 } }
+";
+
+/// Loads `SERVICES` plus `extra` (as `extra.yaml`) and returns what
+/// analysis says, as `severity code file:line: path: message`.
+fn analyzed(extra: &str) -> Vec<String> {
+    let mut set = ResourceSet::from_text("svc.yaml", SERVICES);
+    let more = ResourceSet::from_text("extra.yaml", extra);
+    assert!(!more.has_errors(), "{:?}", more.findings);
+    set.resources.extend(more.resources);
+    analyze(&set)
+        .iter()
+        .map(|f| format!("{} {} {f}", f.severity, f.code))
+        .collect()
+}
+
+fn vs(body: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{ name: vs }}\nspec:\n{body}"
+    )
+}
+
+#[test]
+fn a_sound_set_has_nothing_to_say() {
+    let out = analyzed(&vs("  hosts: [reviews]
+  http:
+  - route:
+    - destination: { host: reviews.default.svc.cluster.local, subset: v1 }
+"));
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_destination_no_service_backs_is_an_error() {
+    let out = analyzed(&vs("  hosts: [reviews]
+  http:
+  - route:
+    - destination: { host: reveiws }
+"));
+    assert_eq!(
+        out,
+        [
+            "error host-not-found extra.yaml:8: spec.http[0].route[0].destination.host: no Service or ServiceEntry defines host `reveiws.default.svc.cluster.local`; check the name, or add the Service or ServiceEntry"
+        ]
+    );
+}
+
+#[test]
+fn a_dotted_short_name_gets_the_fqdn_hint() {
+    let out = analyzed(&vs("  hosts: [reviews]
+  http:
+  - route:
+    - destination: { host: reviews.default }
+"));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].contains("write `reviews.default.svc.cluster.local` or the short name"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn an_undefined_subset_names_the_rule_and_what_it_defines() {
+    let out = analyzed(&vs("  hosts: [reviews]
+  http:
+  - route:
+    - destination: { host: reviews, subset: v3 }
+"));
+    assert_eq!(
+        out,
+        [
+            "error subset-not-found extra.yaml:8: spec.http[0].route[0].destination.subset: subset `v3` is not defined by DestinationRule default/reviews (svc.yaml:23); it defines `v1` or `v2`"
+        ]
+    );
+}
+
+#[test]
+fn two_virtual_services_claiming_one_host_conflict() {
+    let a = vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: { host: reviews }\n");
+    let b = a.replace("name: vs", "name: vs2").replace(
+        "hosts: [reviews]",
+        "hosts: [reviews.default.svc.cluster.local]",
+    );
+    let out = analyzed(&format!("{a}---\n{b}"));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with("error conflicting-hosts extra.yaml:14: spec.hosts[0]: host `reviews.default.svc.cluster.local` is already claimed by VirtualService default/vs (extra.yaml:5)"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn an_unknown_gateway_is_an_error() {
+    let out = analyzed(&vs("  hosts: ['*']
+  gateways: [bookinfo-gateway, mesh]
+  http:
+  - route:
+    - destination: { host: reviews }
+"));
+    assert_eq!(
+        out,
+        [
+            "error gateway-not-found extra.yaml:6: spec.gateways[0]: no Gateway `default/bookinfo-gateway`; define it, fix the name, or write `namespace/name` for a Gateway in another namespace"
+        ]
+    );
+}
+
+#[test]
+fn a_selector_that_matches_no_workload_is_a_warning() {
+    let out = analyzed(
+        "apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: p }
+spec:
+  selector: { matchLabels: { app: reveiws } }
+  action: ALLOW
+",
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with("warning selector-matches-nothing extra.yaml:5: spec.selector.matchLabels: no workload in namespace `default` has labels `app=reveiws`"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_port_name_without_a_protocol_is_a_warning() {
+    let out = analyzed(
+        "apiVersion: v1
+kind: Service
+metadata: { name: catalog }
+spec:
+  selector: { app: reviews }
+  ports: [{ name: '3550', port: 3550 }]
+",
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].starts_with("warning port-name extra.yaml:6: spec.ports[0].name: port name `3550` does not name a protocol"), "{out:?}");
+}

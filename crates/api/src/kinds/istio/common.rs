@@ -1,0 +1,69 @@
+//! Messages several Istio kinds share.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::check::Check;
+
+/// istio/api `StringMatch`: exactly one of `exact`, `prefix` or `regex`
+/// (RE2, matched against the whole value).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StringMatch {
+    pub exact: Option<String>,
+    pub prefix: Option<String>,
+    pub regex: Option<String>,
+}
+
+/// istio/api `PortSelector`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortSelector {
+    #[serde(default)]
+    pub number: u32,
+}
+
+/// istio/api `WorkloadSelector`: `selector: { matchLabels: {...} }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkloadSelector {
+    #[serde(default, alias = "match_labels")]
+    pub match_labels: BTreeMap<String, String>,
+}
+
+// === impl StringMatch ===
+
+impl StringMatch {
+    /// Checks that exactly one form is set and that a regex compiles.
+    pub fn check(&self, cx: &mut Check<'_>, path: &str) {
+        let set = [&self.exact, &self.prefix, &self.regex]
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+        if set != 1 {
+            cx.error(
+                "string-match",
+                path,
+                format!("set exactly one of `exact`, `prefix` or `regex` (found {set})"),
+            );
+        }
+        if let Some(re) = &self.regex {
+            cx.regex(format!("{path}.regex"), re);
+        }
+    }
+}
+
+// === impl PortSelector ===
+
+impl PortSelector {
+    pub fn check(&self, cx: &mut Check<'_>, path: &str) {
+        if self.number == 0 || self.number > 65535 {
+            cx.error(
+                "port",
+                format!("{path}.number"),
+                format!("{} is not a port; use 1 to 65535", self.number),
+            );
+        }
+    }
+}

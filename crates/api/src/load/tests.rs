@@ -1,0 +1,145 @@
+use super::*;
+
+fn load(yaml: &str) -> ResourceSet {
+    ResourceSet::from_text("test.yaml", yaml)
+}
+
+fn messages(set: &ResourceSet) -> Vec<String> {
+    set.findings
+        .iter()
+        .map(|f| format!("{}: {f}", f.severity))
+        .collect()
+}
+
+#[test]
+fn loads_a_multi_document_file() {
+    let set = load(
+        "apiVersion: v1
+kind: Service
+metadata: { name: reviews }
+spec:
+  ports: [{ port: 9080, name: http }]
+  selector: { app: reviews }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: prod }
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: { host: reviews, subset: v1 }
+",
+    );
+    assert!(set.findings.is_empty(), "{:?}", messages(&set));
+    assert_eq!(set.resources.len(), 2);
+    let vs = &set.resources[1];
+    assert_eq!(
+        (vs.kind, vs.namespace(), vs.name()),
+        (Kind::VirtualService, "prod", "reviews")
+    );
+    assert_eq!(vs.source.line, 8);
+    assert_eq!(vs.line_of("spec.http[0].route[0].destination"), 15);
+}
+
+#[test]
+fn weights_that_do_not_sum_to_100_name_file_line_and_field() {
+    let set = load(
+        "apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: { name: reviews }
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: { host: reviews, subset: v1 }
+      weight: 50
+    - destination: { host: reviews, subset: v2 }
+      weight: 40
+",
+    );
+    assert_eq!(
+        messages(&set),
+        ["error: test.yaml:11: spec.http[0].route[1].weight: weights sum to 90, must sum to 100"]
+    );
+}
+
+#[test]
+fn unknown_kinds_are_ignored_typos_are_not() {
+    let set = load(
+        "apiVersion: batch/v1
+kind: Job
+metadata: { name: j }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualSevice
+metadata: { name: x }
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: { name: y }
+---
+apiVersion: networking.istio.io/v2
+kind: VirtualService
+metadata: { name: z }
+",
+    );
+    let m = messages(&set);
+    assert!(
+        m[0].starts_with("info: test.yaml:2: kind: Job (batch/v1) is not a kind weft reads"),
+        "{m:?}"
+    );
+    assert!(
+        m[1].contains(
+            "unknown kind `VirtualSevice` in networking.istio.io/v1; did you mean `VirtualService`?"
+        ),
+        "{m:?}"
+    );
+    assert!(
+        m[2].starts_with("warning: test.yaml:10: kind: weft does not implement EnvoyFilter"),
+        "{m:?}"
+    );
+    assert!(
+        m[3].contains("weft reads VirtualService as `networking.istio.io/v1`"),
+        "{m:?}"
+    );
+    assert!(set.resources.is_empty());
+}
+
+#[test]
+fn duplicates_are_errors_that_point_at_both() {
+    let doc = "apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: a }\n";
+    let set = load(&format!("{doc}---\n{doc}"));
+    let m = messages(&set);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].contains("ServiceAccount default/a is defined twice; the other is at test.yaml:1"),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn typos_in_metadata_are_caught_and_server_fields_are_not() {
+    let set = load(
+        "apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: a
+  uid: 1234
+  resourceVersion: '5'
+  lables: { app: x }
+",
+    );
+    let m = messages(&set);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].contains("test.yaml:7: metadata.lables: unknown field `lables` in `metadata`; did you mean `labels`?"), "{m:?}");
+}
+
+#[test]
+fn syntax_errors_point_at_the_line() {
+    let set = load("apiVersion: v1\nkind: Service\nmetadata:\n  name: [a\n");
+    let m = messages(&set);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].starts_with("error: test.yaml:"), "{m:?}");
+    assert!(m[0].contains("not valid YAML"), "{m:?}");
+}
