@@ -6,5 +6,12 @@
 
 pub mod config;
 pub mod duration;
+pub mod resources;
+
+/// The control-plane protocol (`proto/weft/mesh/v1/discovery.proto`).
+#[allow(clippy::all, clippy::pedantic, missing_docs, rust_2018_idioms)]
+pub mod discovery {
+    tonic::include_proto!("weft.mesh.v1");
+}
 
 pub use config::ProxyConfig;

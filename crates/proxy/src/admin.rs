@@ -35,6 +35,8 @@ pub struct AdminCtx {
     pub drain_requests: mpsc::Sender<()>,
     /// The addresses each listener is bound to, for `/config_dump`.
     pub bound: serde_json::Value,
+    /// The control plane connection, when there is one.
+    pub discovery: Option<Arc<crate::discovery::Status>>,
 }
 
 pub async fn serve(listener: TcpListener, role: Role, ctx: Arc<AdminCtx>) {
@@ -72,6 +74,11 @@ fn route(role: Role, ctx: &AdminCtx, req: Request<Incoming>) -> Response<Full<By
         (Role::Health, &Method::GET, "/healthz/ready") | (Role::Admin, &Method::GET, "/ready") => {
             if ctx.state.is_draining() {
                 text(StatusCode::SERVICE_UNAVAILABLE, "DRAINING\n")
+            } else if ctx.state.is_awaiting_config() {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "AWAITING CONFIG from the control plane\n",
+                )
             } else {
                 text(StatusCode::OK, "LIVE\n")
             }
@@ -110,6 +117,7 @@ fn config_dump(ctx: &AdminCtx) -> Response<Full<Bytes>> {
         "config": &*snap.config,
         "bound_addresses": ctx.bound,
         "draining": ctx.state.is_draining(),
+        "control_plane": ctx.discovery.as_ref().map(|d| d.report()),
     });
     match serde_json::to_string_pretty(&dump) {
         Ok(body) => reply(StatusCode::OK, "application/json", body),

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use weft_proto::config::ProxyConfig;
 
 use crate::admin::{self, AdminCtx, Role};
+use crate::discovery::{self, Sources};
 use crate::listen::{self, ListenerRt};
 use crate::logging::LogHandle;
 use crate::state::{BuildError, ProxyState};
@@ -32,6 +33,7 @@ pub struct BoundAddrs {
 pub struct Running {
     addrs: BoundAddrs,
     state: Arc<ProxyState>,
+    sources: Arc<Sources>,
     drain: drain::Signal,
     drain_requests: mpsc::Receiver<()>,
     admin_tasks: Vec<JoinHandle<()>>,
@@ -66,7 +68,10 @@ impl Proxy {
             config.metrics_address,
             config.health_address,
         );
-        let state = Arc::new(ProxyState::new(config)?);
+        let control_plane = config.control_plane.clone();
+        let node_meta = config.node.clone();
+        let state = Arc::new(ProxyState::new(config.clone())?);
+        let sources = Arc::new(Sources::new(state.clone(), config));
 
         let mut bound = Vec::new();
         for l in &listeners_cfg {
@@ -102,6 +107,20 @@ impl Proxy {
         state.set_own_addresses(own);
 
         let (drain, watch) = drain::channel();
+        let discovery = control_plane.map(|cp| {
+            state.await_config();
+            let node = discovery::node(&cp, &node_meta, &listeners_cfg, &addrs);
+            let status = Arc::new(discovery::Status::default());
+            tokio::spawn(discovery::run(
+                cp.address.clone(),
+                node,
+                sources.clone(),
+                state.clone(),
+                status.clone(),
+                watch.clone(),
+            ));
+            status
+        });
         for (rt, sock) in bound {
             tracing::info!(listener = %rt.name, address = %local(&sock).map_or(String::new(), |a| a.to_string()), direction = ?rt.direction, interception = ?rt.interception, "listening");
             tokio::spawn(listen::serve(sock, rt, state.clone(), watch.clone()));
@@ -114,6 +133,7 @@ impl Proxy {
             log,
             drain_requests: drain_tx,
             bound: serde_json::to_value(&addrs).unwrap_or_default(),
+            discovery,
         });
         let mut admin_tasks = vec![tokio::spawn(admin::serve(admin, Role::Admin, ctx.clone()))];
         if let Some(m) = metrics {
@@ -126,6 +146,7 @@ impl Proxy {
         Ok(Running {
             addrs,
             state,
+            sources,
             drain,
             drain_requests,
             admin_tasks,
@@ -175,7 +196,7 @@ impl Running {
     /// listeners and to the admin, metrics and health addresses are kept as
     /// they run and named in the returned list. A config that does not
     /// validate changes nothing.
-    pub fn reload(&self, mut config: ProxyConfig) -> Result<Vec<String>, BuildError> {
+    pub fn reload(&self, mut config: ProxyConfig) -> Result<Vec<String>, discovery::ApplyError> {
         let running = self.state.snapshot().config.clone();
         let mut kept = Vec::new();
         if config.listeners != running.listeners {
@@ -194,7 +215,12 @@ impl Running {
             kept.push("health_address".to_string());
             config.health_address = running.health_address;
         }
-        self.state.update(config)?;
+        // The stream is opened once, at start.
+        if config.control_plane != running.control_plane {
+            kept.push("control_plane".to_string());
+            config.control_plane = running.control_plane.clone();
+        }
+        self.sources.apply_file(config)?;
         Ok(kept)
     }
 

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod app;
 pub mod detect;
+pub mod discovery;
 pub mod errors;
 pub mod http;
 pub mod io;

@@ -13,6 +13,7 @@ mod validate;
 
 pub use validate::parse_authority;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -70,6 +71,29 @@ pub struct ProxyConfig {
     /// Named sets of endpoints that routes send traffic to.
     #[serde(default)]
     pub clusters: Vec<Cluster>,
+
+    /// Where to get services, clusters and inbound ports from at run time
+    /// (`weft control`). They are added to the ones in this file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<ControlPlane>,
+}
+
+/// How a proxy finds and introduces itself to the control plane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlPlane {
+    /// `host:port` of the control plane's config stream (15012).
+    pub address: String,
+    /// Unique name of this proxy; `<workload>.<namespace>-<pid>` if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// The workload's labels (as a pod's), which policies select on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Addresses peers reach this workload at (its pod IP). Unset: the
+    /// inbound listener's address, or 127.0.0.1 when it listens on all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// Identity and labels of a workload, as Istio's standard metrics name them.

@@ -27,6 +27,9 @@ pub struct ProxyState {
     pub metrics: Metrics,
     pub passthrough: Passthrough,
     draining: AtomicBool,
+    /// Set while a proxy with a control plane has not yet applied its
+    /// first config: it is not ready to take traffic.
+    awaiting_config: AtomicBool,
     /// Addresses this proxy listens on, to refuse forwarding to itself.
     own_addrs: parking_lot::RwLock<Vec<SocketAddr>>,
 }
@@ -85,6 +88,7 @@ impl ProxyState {
             metrics: Metrics::new(),
             passthrough: Passthrough::default(),
             draining: AtomicBool::new(false),
+            awaiting_config: AtomicBool::new(false),
             own_addrs: Default::default(),
         })
     }
@@ -118,6 +122,19 @@ impl ProxyState {
                     || (own.ip().is_unspecified()
                         && (addr.ip().is_loopback() || addr.ip().is_unspecified())))
         })
+    }
+
+    /// Marks the proxy as not ready until [`Self::set_config_received`].
+    pub fn await_config(&self) {
+        self.awaiting_config.store(true, Ordering::Relaxed);
+    }
+
+    pub fn set_config_received(&self) {
+        self.awaiting_config.store(false, Ordering::Relaxed);
+    }
+
+    pub fn is_awaiting_config(&self) -> bool {
+        self.awaiting_config.load(Ordering::Relaxed)
     }
 
     pub fn start_draining(&self) {

@@ -1,0 +1,233 @@
+//! The pieces of a proxy's config that the control plane pushes, as typed,
+//! versioned resources on the config stream (see `proto/weft/mesh/v1`).
+//!
+//! A body is the JSON of the `config` type its `type_url` names: the same
+//! model the static config file is written in, so `/config_dump`, the file
+//! and the wire all say the same thing.
+
+use std::hash::{Hash, Hasher};
+
+use crate::config::{Cluster, InboundPort, ProxyConfig, Service};
+use crate::discovery::{Resource, ResourceName};
+
+pub const SERVICE: &str = "weft.dev/Service";
+pub const CLUSTER: &str = "weft.dev/Cluster";
+pub const INBOUND: &str = "weft.dev/InboundPort";
+
+/// One pushable resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Typed {
+    Service(Service),
+    Cluster(Cluster),
+    Inbound(InboundPort),
+}
+
+/// A body that does not decode as its type says.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unknown resource type {0:?}")]
+    UnknownType(String),
+    #[error("{type_url} {name:?} does not decode: {source}")]
+    Body {
+        type_url: String,
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{type_url} named {name:?} decodes to one named {actual:?}")]
+    NameMismatch {
+        type_url: String,
+        name: String,
+        actual: String,
+    },
+}
+
+/// A pushed resource whose name the static config file already uses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{type_url} {name:?} is defined both in the config file and by the control plane; remove it from the file"
+)]
+pub struct ConflictError {
+    pub type_url: &'static str,
+    pub name: String,
+}
+
+/// The config a proxy runs: its static file plus what the control plane
+/// pushed. A pushed resource never silently replaces one from the file:
+/// the same name in both is refused, and the push is NACKed.
+///
+/// Cost: one clone of every resource, static and pushed.
+pub fn compose<'a>(
+    base: &ProxyConfig,
+    pushed: impl IntoIterator<Item = &'a Typed>,
+) -> Result<ProxyConfig, ConflictError> {
+    let mut out = base.clone();
+    let conflict = |type_url, name: &str| ConflictError {
+        type_url,
+        name: name.to_string(),
+    };
+    for t in pushed {
+        match t {
+            Typed::Service(s) => {
+                if base.services.iter().any(|b| b.name == s.name) {
+                    return Err(conflict(SERVICE, &s.name));
+                }
+                out.services.push(s.clone());
+            }
+            Typed::Cluster(c) => {
+                if base.clusters.iter().any(|b| b.name == c.name) {
+                    return Err(conflict(CLUSTER, &c.name));
+                }
+                out.clusters.push(c.clone());
+            }
+            Typed::Inbound(p) => {
+                if base.inbound.iter().any(|b| b.port == p.port) {
+                    return Err(conflict(INBOUND, &p.port.to_string()));
+                }
+                out.inbound.push(p.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+// === impl Typed ===
+
+impl Typed {
+    pub fn type_url(&self) -> &'static str {
+        match self {
+            Typed::Service(_) => SERVICE,
+            Typed::Cluster(_) => CLUSTER,
+            Typed::Inbound(_) => INBOUND,
+        }
+    }
+
+    /// The resource's name, unique within its type: a service's or
+    /// cluster's name, an inbound port's number.
+    pub fn name(&self) -> String {
+        match self {
+            Typed::Service(s) => s.name.clone(),
+            Typed::Cluster(c) => c.name.clone(),
+            Typed::Inbound(p) => p.port.to_string(),
+        }
+    }
+
+    pub fn key(&self) -> ResourceName {
+        ResourceName {
+            type_url: self.type_url().to_string(),
+            name: self.name(),
+        }
+    }
+
+    /// The wire form. The version is a hash of the body, so it changes
+    /// exactly when the content does.
+    pub fn encode(&self) -> Resource {
+        let body = match self {
+            Typed::Service(s) => serde_json::to_vec(s),
+            Typed::Cluster(c) => serde_json::to_vec(c),
+            Typed::Inbound(p) => serde_json::to_vec(p),
+        }
+        // Serializing these plain structs cannot fail: no maps with
+        // non-string keys, no custom serializers that error.
+        .unwrap_or_default();
+        let mut h = std::hash::DefaultHasher::new();
+        body.hash(&mut h);
+        Resource {
+            type_url: self.type_url().to_string(),
+            name: self.name(),
+            version: format!("{:016x}", h.finish()),
+            body,
+        }
+    }
+
+    pub fn decode(r: &Resource) -> Result<Self, DecodeError> {
+        let err = |source| DecodeError::Body {
+            type_url: r.type_url.clone(),
+            name: r.name.clone(),
+            source,
+        };
+        let typed = match r.type_url.as_str() {
+            SERVICE => Typed::Service(serde_json::from_slice(&r.body).map_err(err)?),
+            CLUSTER => Typed::Cluster(serde_json::from_slice(&r.body).map_err(err)?),
+            INBOUND => Typed::Inbound(serde_json::from_slice(&r.body).map_err(err)?),
+            other => return Err(DecodeError::UnknownType(other.to_string())),
+        };
+        let actual = typed.name();
+        if actual != r.name {
+            return Err(DecodeError::NameMismatch {
+                type_url: r.type_url.clone(),
+                name: r.name.clone(),
+                actual,
+            });
+        }
+        Ok(typed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Endpoint, ProxyConfig};
+
+    fn cluster() -> Cluster {
+        let cfg = ProxyConfig::from_yaml(
+            "t.yaml",
+            "listeners: []\nclusters: [{ name: reviews-v1, endpoints: [{ address: 10.0.0.1:9080 }] }]\n",
+        )
+        .unwrap();
+        cfg.clusters[0].clone()
+    }
+
+    #[test]
+    fn round_trips_and_versions_follow_content() {
+        let c = cluster();
+        let wire = Typed::Cluster(c.clone()).encode();
+        assert_eq!(
+            (wire.type_url.as_str(), wire.name.as_str()),
+            (CLUSTER, "reviews-v1")
+        );
+        assert_eq!(Typed::decode(&wire).unwrap(), Typed::Cluster(c.clone()));
+        assert_eq!(Typed::Cluster(c.clone()).encode().version, wire.version);
+        let mut changed = c;
+        changed.endpoints.push(Endpoint {
+            address: "10.0.0.2:9080".parse().unwrap(),
+            ..changed.endpoints[0].clone()
+        });
+        assert_ne!(Typed::Cluster(changed).encode().version, wire.version);
+    }
+
+    #[test]
+    fn compose_adds_pushed_resources_and_refuses_conflicts() {
+        let base = ProxyConfig::from_yaml(
+            "t.yaml",
+            "listeners: []\nclusters: [{ name: local, endpoints: [{ address: 127.0.0.1:80 }] }]\n",
+        )
+        .unwrap();
+        let pushed = [Typed::Cluster(cluster())];
+        let out = compose(&base, &pushed).unwrap();
+        let names: Vec<&str> = out.clusters.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["local", "reviews-v1"]);
+        let mut clash = cluster();
+        clash.name = "local".into();
+        let err = compose(&base, &[Typed::Cluster(clash)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "weft.dev/Cluster \"local\" is defined both in the config file and by the control plane; remove it from the file"
+        );
+    }
+
+    #[test]
+    fn a_name_that_disagrees_with_the_body_is_refused() {
+        let mut wire = Typed::Cluster(cluster()).encode();
+        wire.name = "other".into();
+        assert!(matches!(
+            Typed::decode(&wire),
+            Err(DecodeError::NameMismatch { .. })
+        ));
+        wire.type_url = "weft.dev/Nope".into();
+        assert!(matches!(
+            Typed::decode(&wire),
+            Err(DecodeError::UnknownType(_))
+        ));
+    }
+}

@@ -1,0 +1,76 @@
+//! Config from the control plane: a client that keeps the config stream
+//! open (`client`), and the composition of the proxy's file with what was
+//! pushed (`sources`).
+//!
+//! The proxy applies each push whole or not at all: a push that does not
+//! compose or compile is NACKed with the reason and the last good config
+//! keeps serving. Losing the control plane changes nothing but the
+//! connection state; the client reconnects with jittered backoff and gets
+//! its full state again.
+
+mod client;
+mod sources;
+
+pub use client::{Status, StatusReport, run};
+pub use sources::{ApplyError, Pushed, Sources};
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use weft_proto::config::{ControlPlane, Direction, Listener, WorkloadMeta};
+use weft_proto::discovery::Node;
+
+use crate::app::BoundAddrs;
+
+/// How this proxy introduces itself: identity, labels, and where peers
+/// reach its workload (the inbound listener's port on the workload's
+/// address), so the control plane can register it as an endpoint.
+pub fn node(
+    cp: &ControlPlane,
+    meta: &WorkloadMeta,
+    listeners: &[Listener],
+    bound: &BoundAddrs,
+) -> Node {
+    let workload = meta.workload.clone().unwrap_or_default();
+    let namespace = meta
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    let inbound = listeners
+        .iter()
+        .find(|l| l.direction == Direction::Inbound)
+        .and_then(|l| bound.listeners.get(&l.name));
+    let addresses: Vec<IpAddr> = if !cp.addresses.is_empty() {
+        cp.addresses.clone()
+    } else {
+        match inbound.map(|a| a.ip()) {
+            Some(ip) if !ip.is_unspecified() => vec![ip],
+            _ => vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        }
+    };
+    let mut labels = cp.labels.clone();
+    // Istio's canonical labels, when the node names them.
+    if let Some(app) = &meta.app {
+        labels.entry("app".into()).or_insert_with(|| app.clone());
+    }
+    if let Some(version) = &meta.version {
+        labels
+            .entry("version".into())
+            .or_insert_with(|| version.clone());
+    }
+    Node {
+        id: cp
+            .node_id
+            .clone()
+            .unwrap_or_else(|| format!("{workload}.{namespace}-{}", std::process::id())),
+        workload,
+        namespace,
+        labels: labels.into_iter().collect(),
+        service_account: meta
+            .service_account
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        addresses: addresses.iter().map(ToString::to_string).collect(),
+        inbound_port: inbound.map_or(0, |a| u32::from(a.port())),
+        proxy_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
