@@ -6,6 +6,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(["weft/mesh/v1/discovery.proto"], ["proto"])?;
     tonic_prost_build::configure()
         .build_transport(false)
+        // Resource bodies as `Bytes`: a resource shared by many proxies'
+        // views is sent to each without copying its body.
+        .bytes(".weft.mesh.v1.Resource.body")
         .compile_fds(fds)?;
     Ok(())
 }

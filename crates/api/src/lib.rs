@@ -16,6 +16,7 @@ pub mod host;
 pub mod kinds;
 pub mod load;
 pub mod meta;
+pub mod protocol;
 pub mod resource;
 pub mod types;
 

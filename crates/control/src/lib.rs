@@ -2,5 +2,7 @@
 //! what each proxy needs (`views`), and keeps every proxy up to date over
 //! the config stream (`server`).
 
+pub mod compile;
+pub mod model;
 pub mod server;
 pub mod views;

@@ -16,6 +16,20 @@ pub struct View {
     /// The generation this view was computed at (`system_version`).
     pub version: String,
     pub resources: ResourceMap,
+    /// What changed since the same view at an earlier generation, when
+    /// known: a session whose proxy holds exactly that view sends this
+    /// instead of comparing every resource.
+    pub delta: Option<Delta>,
+}
+
+/// The difference between two views of the same proxy.
+#[derive(Debug, Clone, Default)]
+pub struct Delta {
+    /// The version of the view this delta starts from.
+    pub from: String,
+    /// Keys of resources added or changed.
+    pub changed: Vec<(String, String)>,
+    pub removed: Vec<(String, String)>,
 }
 
 /// The mesh as the config stream sees it.

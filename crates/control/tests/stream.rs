@@ -55,6 +55,7 @@ impl TestViews {
         *self.view.write() = Arc::new(View {
             version: next.to_string(),
             resources,
+            delta: None,
         });
         self.generation.send_replace(next);
     }

@@ -136,7 +136,7 @@ impl Typed {
             type_url: self.type_url().to_string(),
             name: self.name(),
             version: format!("{:016x}", h.finish()),
-            body,
+            body: body.into(),
         }
     }
 

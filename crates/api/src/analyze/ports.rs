@@ -5,21 +5,6 @@ use super::{Index, finding};
 use crate::finding::{Finding, Severity};
 use crate::kinds::Spec;
 
-/// Protocols Istio reads from a port name, longest first so `grpc-web`
-/// wins over `grpc`.
-pub const PORT_PROTOCOLS: [&str; 11] = [
-    "grpc-web", "http2", "https", "mongo", "mysql", "redis", "http", "grpc", "tcp", "tls", "udp",
-];
-
-/// The protocol a port name declares, if any (`http-api` → `http`).
-pub fn protocol_of(name: &str) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    PORT_PROTOCOLS
-        .iter()
-        .find(|p| lower == **p || lower.starts_with(&format!("{p}-")))
-        .copied()
-}
-
 pub(super) fn check(index: &Index<'_>, out: &mut Vec<Finding>) {
     for r in index.resources {
         let Spec::Service(svc) = &r.spec else {
@@ -34,7 +19,7 @@ pub(super) fn check(index: &Index<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             let name = p.name.as_deref().unwrap_or_default();
-            if protocol_of(name).is_some() {
+            if crate::protocol::from_port_name(name).is_some() {
                 continue;
             }
             let what = if name.is_empty() {
@@ -50,20 +35,5 @@ pub(super) fn check(index: &Index<'_>, out: &mut Vec<Finding>) {
                 format!("{what}: name it `<protocol>[-<suffix>]` (such as `http-web` or `grpc`) or set `appProtocol`; until then weft detects the protocol, and a server-first protocol waits for the detection timeout"),
             ));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_map_to_protocols() {
-        assert_eq!(protocol_of("http"), Some("http"));
-        assert_eq!(protocol_of("http-web"), Some("http"));
-        assert_eq!(protocol_of("grpc-web"), Some("grpc-web"));
-        assert_eq!(protocol_of("GRPC"), Some("grpc"));
-        assert_eq!(protocol_of("httpx"), None);
-        assert_eq!(protocol_of("3550"), None);
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tonic::{Status, Streaming};
-use weft_proto::discovery::{ConfigRequest, ConfigResponse, Node, ResourceName};
+use weft_proto::discovery::{ConfigRequest, ConfigResponse, Node, Resource, ResourceName};
 
 use super::Registry;
 use crate::views::{View, Views};
@@ -61,6 +61,8 @@ async fn serve(
 ) {
     let mut generation = views.generation();
     let mut held: Held = HashMap::new();
+    // The version of the view the proxy ACKed last.
+    let mut held_version: Option<String> = None;
     let mut first = true;
     let mut nacked_at: Option<u64> = None;
     let mut nonce = 0u64;
@@ -68,7 +70,7 @@ async fn serve(
         let current = *generation.borrow_and_update();
         if nacked_at != Some(current) {
             let view = views.view(node);
-            if let Some(resp) = response(&view, &held, first, &mut nonce) {
+            if let Some(resp) = response(&view, &held, held_version.as_deref(), first, &mut nonce) {
                 let count = view.resources.len();
                 registry.sent(&node.id, &view.version);
                 if tx.send(Ok(resp)).await.is_err() {
@@ -81,6 +83,7 @@ async fn serve(
                             .iter()
                             .map(|(k, r)| (k.clone(), r.version.clone()))
                             .collect();
+                        held_version = Some(view.version.clone());
                         first = false;
                         nacked_at = None;
                         registry.acked(&node.id, &view.version, count);
@@ -109,23 +112,39 @@ async fn serve(
 
 /// The difference between `view` and what the proxy holds, as one
 /// response; `None` when there is none (and this is not the first).
-fn response(view: &View, held: &Held, first: bool, nonce: &mut u64) -> Option<ConfigResponse> {
-    let resources: Vec<_> = view
-        .resources
-        .iter()
-        .filter(|(k, r)| first || held.get(*k) != Some(&r.version))
-        .map(|(_, r)| r.clone())
-        .collect();
-    let removed: Vec<ResourceName> = if first {
-        Vec::new()
-    } else {
-        held.keys()
-            .filter(|k| !view.resources.contains_key(*k))
-            .map(|(type_url, name)| ResourceName {
-                type_url: type_url.clone(),
-                name: name.clone(),
-            })
-            .collect()
+///
+/// Cost: when the proxy holds exactly the view the compiler's delta starts
+/// from, O(changes); otherwise a comparison of every resource.
+fn response(
+    view: &View,
+    held: &Held,
+    held_version: Option<&str>,
+    first: bool,
+    nonce: &mut u64,
+) -> Option<ConfigResponse> {
+    let (resources, removed): (Vec<Resource>, Vec<ResourceName>) = match &view.delta {
+        Some(d) if !first && held_version == Some(d.from.as_str()) => (
+            d.changed
+                .iter()
+                .filter_map(|k| view.resources.get(k).cloned())
+                .collect(),
+            d.removed.iter().map(name).collect(),
+        ),
+        _ => (
+            view.resources
+                .iter()
+                .filter(|(k, r)| first || held.get(*k) != Some(&r.version))
+                .map(|(_, r)| r.clone())
+                .collect(),
+            if first {
+                Vec::new()
+            } else {
+                held.keys()
+                    .filter(|k| !view.resources.contains_key(*k))
+                    .map(name)
+                    .collect()
+            },
+        ),
     };
     if !first && resources.is_empty() && removed.is_empty() {
         return None;
@@ -138,6 +157,13 @@ fn response(view: &View, held: &Held, first: bool, nonce: &mut u64) -> Option<Co
         removed,
         full_state: first,
     })
+}
+
+fn name((type_url, name): &(String, String)) -> ResourceName {
+    ResourceName {
+        type_url: type_url.clone(),
+        name: name.clone(),
+    }
 }
 
 /// Waits for the proxy's answer to response `nonce`.
@@ -167,14 +193,13 @@ async fn answer(requests: &mut Streaming<ConfigRequest>, nonce: u64) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_proto::discovery::Resource;
 
     fn res(name: &str, version: &str) -> ((String, String), Resource) {
         let r = Resource {
             type_url: "weft.dev/Cluster".into(),
             name: name.into(),
             version: version.into(),
-            body: Vec::new(),
+            body: Default::default(),
         };
         ((r.type_url.clone(), name.into()), r)
     }
@@ -184,9 +209,10 @@ mod tests {
         let view = View {
             version: "1".into(),
             resources: [res("a", "1"), res("b", "1")].into_iter().collect(),
+            delta: None,
         };
         let mut nonce = 0;
-        let first = response(&view, &Held::new(), true, &mut nonce).unwrap();
+        let first = response(&view, &Held::new(), None, true, &mut nonce).unwrap();
         assert!(first.full_state);
         assert_eq!(first.resources.len(), 2);
         let held: Held = view
@@ -195,20 +221,53 @@ mod tests {
             .map(|(k, r)| (k.clone(), r.version.clone()))
             .collect();
         assert!(
-            response(&view, &held, false, &mut nonce).is_none(),
+            response(&view, &held, Some("1"), false, &mut nonce).is_none(),
             "no change, nothing sent"
         );
 
         let next = View {
             version: "2".into(),
             resources: [res("a", "2"), res("c", "1")].into_iter().collect(),
+            delta: None,
         };
-        let delta = response(&next, &held, false, &mut nonce).unwrap();
+        let delta = response(&next, &held, Some("1"), false, &mut nonce).unwrap();
         assert!(!delta.full_state);
         let names: Vec<&str> = delta.resources.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["a", "c"]);
         assert_eq!(delta.removed.len(), 1);
         assert_eq!(delta.removed[0].name, "b");
         assert_eq!(delta.nonce, "2");
+    }
+
+    #[test]
+    fn a_known_delta_is_used_when_the_proxy_holds_its_start() {
+        let next = View {
+            version: "2".into(),
+            resources: [res("a", "2"), res("b", "1")].into_iter().collect(),
+            delta: Some(crate::views::Delta {
+                from: "1".into(),
+                changed: vec![("weft.dev/Cluster".into(), "a".into())],
+                removed: vec![("weft.dev/Cluster".into(), "z".into())],
+            }),
+        };
+        let mut nonce = 0;
+        // Held says nothing changed for b; only the delta's keys travel.
+        let held: Held = [res("a", "1"), res("b", "1")]
+            .into_iter()
+            .map(|(k, r)| (k, r.version))
+            .collect();
+        let r = response(&next, &held, Some("1"), false, &mut nonce).unwrap();
+        assert_eq!(
+            r.resources
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
+        assert_eq!(r.removed[0].name, "z");
+        // A proxy holding another version gets the full comparison.
+        let r = response(&next, &held, Some("0"), false, &mut nonce).unwrap();
+        assert_eq!(r.resources.len(), 1);
+        assert!(r.removed.is_empty());
     }
 }

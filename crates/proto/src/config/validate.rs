@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use super::{
-    ConfigError, Direction, HeaderMatch, HttpRoute, Interception, PathMatch, ProxyConfig,
-    StringMatch,
+    AppProtocol, ConfigError, Direction, HeaderMatch, HttpRoute, Interception, PathMatch,
+    ProxyConfig, StringMatch,
 };
 
 // === impl ProxyConfig ===
@@ -171,7 +171,15 @@ impl ProxyConfig {
                             ));
                     }
                 }
-                if port.routes.is_empty() && port.cluster.is_none() {
+                // An HTTP port with no route answers 404 (NR) to every
+                // request: Istio's meaning when a VirtualService claims a
+                // host and none of its rules applies to this caller. A port
+                // that can carry TCP needs somewhere to send it.
+                let http_only = matches!(
+                    port.protocol,
+                    AppProtocol::Http | AppProtocol::Http2 | AppProtocol::Grpc
+                );
+                if port.routes.is_empty() && port.cluster.is_none() && !http_only {
                     errs.push(ConfigError::new(
                         path.clone(),
                         "has neither routes nor a cluster, so its traffic has nowhere to go; add cluster: <name>",

@@ -16,14 +16,14 @@ pub use sources::{ApplyError, Pushed, Sources};
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use weft_proto::config::{ControlPlane, Direction, Listener, WorkloadMeta};
+use weft_proto::config::{ControlPlane, Direction, Interception, Listener, WorkloadMeta};
 use weft_proto::discovery::Node;
 
 use crate::app::BoundAddrs;
 
 /// How this proxy introduces itself: identity, labels, and where peers
-/// reach its workload (the inbound listener's port on the workload's
-/// address), so the control plane can register it as an endpoint.
+/// reach its workload (its address, and which proxy ports front which app
+/// ports), so the control plane can register it as an endpoint.
 pub fn node(
     cp: &ControlPlane,
     meta: &WorkloadMeta,
@@ -35,10 +35,24 @@ pub fn node(
         .namespace
         .clone()
         .unwrap_or_else(|| "default".to_string());
-    let inbound = listeners
-        .iter()
-        .find(|l| l.direction == Direction::Inbound)
-        .and_then(|l| bound.listeners.get(&l.name));
+    let inbound_listeners = || {
+        listeners
+            .iter()
+            .filter(|l| l.direction == Direction::Inbound)
+    };
+    let inbound = inbound_listeners().find_map(|l| bound.listeners.get(&l.name));
+    let transparent_inbound =
+        inbound_listeners().any(|l| l.interception == Interception::Transparent);
+    // An explicit inbound listener fronts one app port (`target_port`).
+    let inbound_ports = inbound_listeners()
+        .filter(|l| l.interception == Interception::Explicit)
+        .filter_map(|l| {
+            Some((
+                u32::from(l.target_port?),
+                u32::from(bound.listeners.get(&l.name)?.port()),
+            ))
+        })
+        .collect();
     let addresses: Vec<IpAddr> = if !cp.addresses.is_empty() {
         cp.addresses.clone()
     } else {
@@ -70,7 +84,8 @@ pub fn node(
             .clone()
             .unwrap_or_else(|| "default".into()),
         addresses: addresses.iter().map(ToString::to_string).collect(),
-        inbound_port: inbound.map_or(0, |a| u32::from(a.port())),
+        transparent_inbound,
+        inbound_ports,
         proxy_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }

@@ -162,3 +162,19 @@ fn authority_parsing() {
     assert_eq!(parse_authority("reviews:0"), None);
     assert_eq!(parse_authority(":80"), None);
 }
+
+#[test]
+fn an_http_port_without_routes_is_allowed_a_tcp_one_is_not() {
+    let cfg = |protocol: &str| {
+        format!(
+            "listeners: []\nservices:\n  - name: a.test\n    ports:\n      - port: 80\n        protocol: {protocol}\n"
+        )
+    };
+    // Every request gets 404 (NR): a host claimed with no route for us.
+    assert!(ProxyConfig::from_yaml("t.yaml", &cfg("http")).is_ok());
+    let err = ProxyConfig::from_yaml("t.yaml", &cfg("tcp"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has neither routes nor a cluster"), "{err}");
+    assert!(ProxyConfig::from_yaml("t.yaml", &cfg("detect")).is_err());
+}

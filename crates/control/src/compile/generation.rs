@@ -1,0 +1,255 @@
+//! One generation of the compiled mesh: the model, plus caches that every
+//! proxy's view draws from.
+//!
+//! Sharing: a cluster is compiled once per generation whoever uses it; a
+//! service once per (service, caller namespace, and caller labels when its
+//! VirtualService matches on them); a view once per caller. Reuse across
+//! generations: a resource whose content did not change keeps the
+//! previous generation's encoding and version, so nothing is re-sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use weft_api::host;
+use weft_api::kinds::Spec;
+use weft_api::kinds::istio::VirtualService;
+use weft_proto::discovery::Resource;
+use weft_proto::resources::Typed;
+
+use super::clusters::{self, RuleIndex};
+use super::inbound;
+use super::routes::{Caller, ClusterRef, Scoped};
+use super::scope::Scope;
+use super::service;
+use crate::model::{Mesh, ServiceModel};
+use crate::views::{Delta, View};
+
+/// A resource and the typed value it encodes, to tell whether the next
+/// generation's value changed.
+#[derive(Debug)]
+struct Encoded {
+    typed: Typed,
+    resource: Resource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ServiceKey {
+    fqdn: String,
+    caller_namespace: String,
+    /// Only when the service's VirtualService matches on source labels.
+    caller_labels: Option<BTreeMap<String, String>>,
+}
+
+type CompiledService = (Arc<Encoded>, Arc<Vec<ClusterRef>>);
+
+/// The compiled mesh at one generation.
+#[derive(Debug)]
+pub struct Generation {
+    pub number: u64,
+    pub mesh: Mesh,
+    /// Mesh-bound VirtualServices: exact host → index into resources.
+    vs_exact: HashMap<String, usize>,
+    /// Wildcard hosts, in load order.
+    vs_wildcard: Vec<(String, usize)>,
+    clusters: Mutex<HashMap<String, Arc<Encoded>>>,
+    services: Mutex<HashMap<ServiceKey, CompiledService>>,
+    views: Mutex<HashMap<Caller, Arc<View>>>,
+    /// The previous generation's caches, for reuse and deltas.
+    prev: Option<Previous>,
+}
+
+#[derive(Debug, Default)]
+struct Previous {
+    clusters: HashMap<String, Arc<Encoded>>,
+    services: HashMap<ServiceKey, CompiledService>,
+    views: HashMap<Caller, Arc<View>>,
+}
+
+// === impl Generation ===
+
+impl Generation {
+    pub fn new(number: u64, mesh: Mesh, prev: Option<&Generation>) -> Self {
+        let mut vs_exact = HashMap::new();
+        let mut vs_wildcard = Vec::new();
+        for (i, r) in mesh.resources.iter().enumerate() {
+            let Spec::VirtualService(vs) = &r.spec else {
+                continue;
+            };
+            if !vs.gateways.is_empty() && !vs.gateways.iter().any(|g| g == "mesh") {
+                continue;
+            }
+            for h in &vs.hosts {
+                let fq = host::fqdn(h, r.namespace());
+                if fq.starts_with('*') {
+                    vs_wildcard.push((fq, i));
+                } else {
+                    // Two VirtualServices for one host: the first loaded
+                    // wins (analysis reports the conflict).
+                    vs_exact.entry(fq).or_insert(i);
+                }
+            }
+        }
+        Self {
+            number,
+            mesh,
+            vs_exact,
+            vs_wildcard,
+            clusters: Mutex::default(),
+            services: Mutex::default(),
+            views: Mutex::default(),
+            prev: prev.map(|p| Previous {
+                clusters: p.clusters.lock().clone(),
+                services: p.services.lock().clone(),
+                views: p.views.lock().clone(),
+            }),
+        }
+    }
+
+    pub fn version(&self) -> String {
+        self.number.to_string()
+    }
+
+    /// The view of one caller, computed once per generation.
+    pub fn view(&self, caller: &Caller) -> Arc<View> {
+        if let Some(v) = self.views.lock().get(caller) {
+            return v.clone();
+        }
+        let view = Arc::new(self.assemble(caller));
+        self.views.lock().insert(caller.clone(), view.clone());
+        view
+    }
+
+    fn assemble(&self, caller: &Caller) -> View {
+        let scope = Scope::for_caller(&self.mesh.resources, caller);
+        let rules = RuleIndex::build(&self.mesh.resources);
+        let mut resources = BTreeMap::new();
+        let mut put = |r: &Resource| {
+            resources.insert((r.type_url.clone(), r.name.clone()), r.clone());
+        };
+        for svc in self.mesh.services.values().filter(|s| scope.sees(s)) {
+            let (encoded, crefs) = self.service(svc, caller);
+            put(&encoded.resource);
+            for cref in crefs.iter() {
+                put(&self.cluster(cref, &rules).resource);
+            }
+        }
+        for port in inbound::ports(&self.mesh, caller) {
+            put(&Typed::Inbound(port).encode());
+        }
+        let delta = self
+            .prev
+            .as_ref()
+            .and_then(|p| p.views.get(caller))
+            .map(|before| delta(before, &resources));
+        View {
+            version: self.version(),
+            resources,
+            delta,
+        }
+    }
+
+    fn virtual_service(&self, fqdn: &str) -> Option<Scoped<'_>> {
+        let idx = self.vs_exact.get(fqdn).copied().or_else(|| {
+            self.vs_wildcard
+                .iter()
+                .find(|(pattern, _)| host::matches(pattern, fqdn))
+                .map(|(_, i)| *i)
+        })?;
+        let r = &self.mesh.resources[idx];
+        match &r.spec {
+            Spec::VirtualService(vs) => Some(Scoped {
+                vs,
+                namespace: r.namespace(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn service(&self, svc: &ServiceModel, caller: &Caller) -> CompiledService {
+        let vs = self.virtual_service(&svc.fqdn);
+        let key = ServiceKey {
+            fqdn: svc.fqdn.clone(),
+            caller_namespace: caller.namespace.clone(),
+            caller_labels: vs
+                .filter(|v| matches_on_source(v.vs))
+                .map(|_| caller.labels.clone()),
+        };
+        if let Some(hit) = self.services.lock().get(&key) {
+            return hit.clone();
+        }
+        let (built, crefs) = service::build(svc, vs, caller, &self.mesh);
+        let typed = Typed::Service(built);
+        let encoded = self.reuse(
+            self.prev
+                .as_ref()
+                .and_then(|p| p.services.get(&key))
+                .map(|(e, _)| e),
+            typed,
+        );
+        let compiled = (encoded, Arc::new(crefs));
+        self.services.lock().insert(key, compiled.clone());
+        compiled
+    }
+
+    fn cluster(&self, cref: &ClusterRef, rules: &RuleIndex<'_>) -> Arc<Encoded> {
+        let name = cref.name();
+        if let Some(hit) = self.clusters.lock().get(&name) {
+            return hit.clone();
+        }
+        let typed = Typed::Cluster(clusters::build(cref, &self.mesh, rules));
+        let encoded = self.reuse(
+            self.prev.as_ref().and_then(|p| p.clusters.get(&name)),
+            typed,
+        );
+        self.clusters.lock().insert(name, encoded.clone());
+        encoded
+    }
+
+    /// The previous encoding when the value is unchanged, else a new one.
+    fn reuse(&self, prev: Option<&Arc<Encoded>>, typed: Typed) -> Arc<Encoded> {
+        match prev {
+            Some(p) if p.typed == typed => p.clone(),
+            _ => {
+                let resource = typed.encode();
+                Arc::new(Encoded { typed, resource })
+            }
+        }
+    }
+}
+
+fn matches_on_source(vs: &VirtualService) -> bool {
+    vs.http
+        .iter()
+        .flat_map(|r| &r.matches)
+        .any(|m| !m.source_labels.is_empty() || m.source_namespace.is_some())
+        || vs
+            .tcp
+            .iter()
+            .flat_map(|r| &r.matches)
+            .any(|m| !m.source_labels.is_empty() || m.source_namespace.is_some())
+}
+
+fn delta(before: &View, now: &BTreeMap<(String, String), Resource>) -> Delta {
+    let changed = now
+        .iter()
+        .filter(|(k, r)| {
+            before
+                .resources
+                .get(*k)
+                .is_none_or(|b| b.version != r.version)
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    let removed = before
+        .resources
+        .keys()
+        .filter(|k| !now.contains_key(*k))
+        .cloned()
+        .collect();
+    Delta {
+        from: before.version.clone(),
+        changed,
+        removed,
+    }
+}

@@ -1,0 +1,300 @@
+use std::collections::HashMap;
+
+use weft_api::ResourceSet;
+use weft_proto::config::{Cluster, InboundPort, LbPolicy, UpstreamProtocol};
+use weft_proto::resources::{CLUSTER, INBOUND, SERVICE, Typed};
+
+use super::*;
+
+const MESH: &str = "
+apiVersion: v1
+kind: Service
+metadata: { name: reviews }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: productpage }
+spec: { selector: { app: productpage }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: mysql, namespace: db }
+spec: { selector: { app: mysql }, ports: [{ name: tcp, port: 3306 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ headers: { end-user: { exact: jason } } }]
+    route: [{ destination: { host: reviews, subset: v2 } }]
+  - route: [{ destination: { host: reviews, subset: v1 } }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews }
+spec:
+  host: reviews
+  trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } }
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 }, trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST } } }
+";
+
+fn node(id: &str, ns: &str, labels: &[(&str, &str)], addr: &str) -> Node {
+    Node {
+        id: id.into(),
+        workload: id.into(),
+        namespace: ns.into(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<_, _>>(),
+        addresses: vec![addr.into()],
+        transparent_inbound: true,
+        ..Node::default()
+    }
+}
+
+fn compiler(yaml: &str) -> Arc<Compiler> {
+    let set = ResourceSet::from_text("m.yaml", yaml);
+    assert!(!set.has_errors(), "{:?}", set.findings);
+    Compiler::new(set.resources)
+}
+
+fn connect_bookinfo(c: &Compiler) -> Node {
+    let page = node(
+        "productpage-1",
+        "default",
+        &[("app", "productpage"), ("version", "v1")],
+        "198.18.0.2",
+    );
+    for n in [
+        page.clone(),
+        node(
+            "reviews-v1-1",
+            "default",
+            &[("app", "reviews"), ("version", "v1")],
+            "198.18.0.3",
+        ),
+        node(
+            "reviews-v2-1",
+            "default",
+            &[("app", "reviews"), ("version", "v2")],
+            "198.18.0.4",
+        ),
+        node(
+            "reviews-v2-2",
+            "default",
+            &[("app", "reviews"), ("version", "v2")],
+            "198.18.0.5",
+        ),
+    ] {
+        c.proxy_connected(&n);
+    }
+    c.rebuild();
+    page
+}
+
+fn decoded(view: &View, type_url: &str, name: &str) -> Typed {
+    let r = view
+        .resources
+        .get(&(type_url.to_string(), name.to_string()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {type_url} {name} in {:?}",
+                view.resources.keys().collect::<Vec<_>>()
+            )
+        });
+    Typed::decode(r).unwrap()
+}
+
+fn cluster(view: &View, name: &str) -> Cluster {
+    match decoded(view, CLUSTER, name) {
+        Typed::Cluster(c) => c,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_proxy_sees_services_routes_and_the_subsets_endpoints() {
+    let c = compiler(MESH);
+    let page = connect_bookinfo(&c);
+    let view = c.view(&page);
+
+    let Typed::Service(reviews) = decoded(&view, SERVICE, "reviews.default.svc.cluster.local")
+    else {
+        panic!()
+    };
+    assert_eq!(
+        reviews.hosts,
+        ["reviews", "reviews.default", "reviews.default.svc"]
+    );
+    let routes = &reviews.ports[0].routes;
+    assert_eq!(routes.len(), 2);
+    assert_eq!(
+        routes[0].backends[0].cluster,
+        "outbound|9080|v2|reviews.default.svc.cluster.local"
+    );
+    assert_eq!(
+        reviews.ports[0].cluster, None,
+        "a VirtualService claims it: no fallback"
+    );
+
+    let v2 = cluster(&view, "outbound|9080|v2|reviews.default.svc.cluster.local");
+    let addrs: Vec<String> = v2.endpoints.iter().map(|e| e.address.to_string()).collect();
+    assert_eq!(addrs, ["198.18.0.4:9080", "198.18.0.5:9080"]);
+    assert_eq!(
+        v2.lb,
+        LbPolicy::LeastRequest,
+        "the subset's policy replaces the rule's"
+    );
+    assert_eq!(
+        v2.protocol,
+        UpstreamProtocol::Http2,
+        "sidecar to sidecar: HTTP/2"
+    );
+    assert_eq!(
+        v2.endpoints[0]
+            .workload
+            .as_ref()
+            .unwrap()
+            .version
+            .as_deref(),
+        Some("v2")
+    );
+    let v1 = cluster(&view, "outbound|9080|v1|reviews.default.svc.cluster.local");
+    assert_eq!((v1.endpoints.len(), v1.lb), (1, LbPolicy::RoundRobin));
+
+    // No VirtualService: one cluster, every instance; from another namespace.
+    let Typed::Service(mysql) = decoded(&view, SERVICE, "mysql.db.svc.cluster.local") else {
+        panic!()
+    };
+    assert_eq!(
+        mysql.hosts,
+        ["mysql.db", "mysql.db.svc"],
+        "the bare name is not ours to use"
+    );
+    assert_eq!(
+        mysql.ports[0].cluster.as_deref(),
+        Some("outbound|3306||mysql.db.svc.cluster.local")
+    );
+
+    let Typed::Inbound(inbound) = decoded(&view, INBOUND, "9080") else {
+        panic!()
+    };
+    assert_eq!(
+        inbound,
+        InboundPort {
+            port: 9080,
+            protocol: weft_proto::config::AppProtocol::Http,
+            target: None,
+            service: Some("productpage.default.svc.cluster.local".into())
+        }
+    );
+}
+
+#[test]
+fn the_composed_view_is_a_config_the_proxy_accepts() {
+    let c = compiler(MESH);
+    let page = connect_bookinfo(&c);
+    let view = c.view(&page);
+    let typed: Vec<Typed> = view
+        .resources
+        .values()
+        .map(|r| Typed::decode(r).unwrap())
+        .collect();
+    let base = weft_proto::config::ProxyConfig::from_yaml("b.yaml", "listeners: []").unwrap();
+    let config = weft_proto::resources::compose(&base, &typed).unwrap();
+    let errors = config.validate();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn a_sidecar_narrows_what_a_proxy_sees() {
+    let c = compiler(&format!(
+        "{MESH}---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {{ name: default }}
+spec:
+  egress: [{{ hosts: ['./*'] }}]
+"
+    ));
+    let page = connect_bookinfo(&c);
+    let view = c.view(&page);
+    let services: Vec<&str> = view
+        .resources
+        .keys()
+        .filter(|(t, _)| t == SERVICE)
+        .map(|(_, n)| n.as_str())
+        .collect();
+    assert_eq!(
+        services,
+        [
+            "productpage.default.svc.cluster.local",
+            "reviews.default.svc.cluster.local"
+        ]
+    );
+}
+
+#[test]
+fn one_endpoint_change_reuses_everything_else_and_says_what_changed() {
+    let c = compiler(MESH);
+    let page = connect_bookinfo(&c);
+    let before = c.view(&page);
+    c.proxy_disconnected(&node("reviews-v2-2", "default", &[], "198.18.0.5"));
+    c.rebuild();
+    let after = c.view(&page);
+    assert_ne!(before.version, after.version);
+    let delta = after.delta.as_ref().unwrap();
+    assert_eq!(delta.from, before.version);
+    assert_eq!(
+        delta.changed,
+        [(
+            CLUSTER.to_string(),
+            "outbound|9080|v2|reviews.default.svc.cluster.local".to_string()
+        )],
+        "only the cluster that lost an endpoint"
+    );
+    assert!(delta.removed.is_empty());
+    let key = (
+        SERVICE.to_string(),
+        "reviews.default.svc.cluster.local".to_string(),
+    );
+    assert_eq!(
+        before.resources[&key].version,
+        after.resources[&key].version
+    );
+}
+
+#[test]
+fn proxies_with_the_same_identity_share_one_view() {
+    let c = compiler(MESH);
+    let page = connect_bookinfo(&c);
+    let mut twin = page.clone();
+    twin.id = "productpage-2".into();
+    assert!(Arc::ptr_eq(&c.view(&page), &c.view(&twin)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn bursts_of_changes_become_one_generation() {
+    let c = compiler(MESH);
+    let mut generation = c.generation();
+    tokio::spawn(c.clone().run(DEBOUNCE));
+    for i in 0..50 {
+        c.proxy_connected(&node(
+            &format!("p{i}"),
+            "default",
+            &[("app", "reviews")],
+            "198.18.1.1",
+        ));
+    }
+    generation.changed().await.unwrap();
+    assert_eq!(*generation.borrow(), 2);
+    assert_eq!(c.proxies().len(), 50);
+    tokio::time::sleep(DEBOUNCE * 5).await;
+    assert_eq!(*generation.borrow(), 2, "nothing more changed");
+}

@@ -1,0 +1,122 @@
+//! The mesh as the compiler sees it: services with their ports, and the
+//! instances behind them, indexed for selection.
+//!
+//! Built from the accepted resources and the connected proxies. Cost:
+//! linear in both; selecting a service's instances is a lookup on its
+//! first selector label, then a filter over that (usually small) set.
+
+mod instances;
+mod services;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use weft_api::Resource;
+use weft_api::protocol::Protocol;
+use weft_proto::discovery::Node;
+
+pub use instances::{Instance, Reach};
+
+/// One service: a Kubernetes Service or one host of a ServiceEntry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceModel {
+    /// `reviews.default.svc.cluster.local`, or a ServiceEntry host.
+    pub fqdn: String,
+    /// The Kubernetes name (`reviews`) for cluster services.
+    pub short_name: Option<String>,
+    pub namespace: String,
+    pub vips: Vec<IpAddr>,
+    pub ports: Vec<PortModel>,
+    /// Which instances back it (Kubernetes selector or ServiceEntry
+    /// `workloadSelector`), within its namespace.
+    pub selector: Option<BTreeMap<String, String>>,
+    /// Instances written into a ServiceEntry.
+    pub endpoints: Vec<Instance>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortModel {
+    pub port: u16,
+    pub name: Option<String>,
+    pub protocol: Protocol,
+    pub target: Target,
+}
+
+/// Where a service port's traffic lands on an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Port(u16),
+    /// A named container port (`targetPort: http`).
+    Named(String),
+}
+
+/// Everything the compiler reads.
+#[derive(Debug, Default)]
+pub struct Mesh {
+    /// By FQDN.
+    pub services: BTreeMap<String, Arc<ServiceModel>>,
+    pub instances: Vec<Instance>,
+    /// (namespace, label key, label value) → indexes into `instances`.
+    by_label: HashMap<(String, String, String), Vec<usize>>,
+    /// Namespace → indexes into `instances` (for empty selectors).
+    by_namespace: HashMap<String, Vec<usize>>,
+    pub resources: Arc<Vec<Resource>>,
+}
+
+// === impl Mesh ===
+
+impl Mesh {
+    pub fn build(resources: Arc<Vec<Resource>>, proxies: &[Node]) -> Self {
+        let mut mesh = Mesh {
+            services: services::collect(&resources),
+            instances: instances::collect(&resources, proxies),
+            resources,
+            ..Mesh::default()
+        };
+        for (i, inst) in mesh.instances.iter().enumerate() {
+            mesh.by_namespace
+                .entry(inst.namespace.clone())
+                .or_default()
+                .push(i);
+            for (k, v) in &inst.labels {
+                mesh.by_label
+                    .entry((inst.namespace.clone(), k.clone(), v.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        mesh
+    }
+
+    /// Instances in `namespace` carrying every label of `selector`.
+    pub fn select<'a>(
+        &'a self,
+        namespace: &str,
+        selector: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = &'a Instance> + 'a {
+        let candidates: &[usize] = match selector.iter().next() {
+            Some((k, v)) => self
+                .by_label
+                .get(&(namespace.to_string(), k.clone(), v.clone()))
+                .map_or(&[], Vec::as_slice),
+            None => self.by_namespace.get(namespace).map_or(&[], Vec::as_slice),
+        };
+        candidates
+            .iter()
+            .map(|&i| &self.instances[i])
+            .filter(move |inst| selector.iter().all(|(k, v)| inst.labels.get(k) == Some(v)))
+    }
+
+    /// Every instance backing `svc`: selected ones and written ones.
+    pub fn instances_of<'a>(&'a self, svc: &'a ServiceModel) -> Vec<&'a Instance> {
+        let mut out: Vec<&Instance> = svc.endpoints.iter().collect();
+        if let Some(sel) = &svc.selector {
+            out.extend(self.select(&svc.namespace, sel));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;
