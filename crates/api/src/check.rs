@@ -40,7 +40,7 @@ impl Check<'_> {
         let line = self.tree.line_of(&FieldPath::parse(path));
         self.out.push(Finding {
             severity,
-            code,
+            code: code.into(),
             file: self.file.clone(),
             line: Some(line),
             resource: Some(self.resource.to_string()),

@@ -1,12 +1,13 @@
 //! What loading, validation and analysis say about a set of resources: each
 //! finding names the file, the line, the field path and the fix.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The resource set cannot be applied as written.
@@ -19,20 +20,20 @@ pub enum Severity {
 }
 
 /// One thing found wrong (or worth saying) about a resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub severity: Severity,
     /// A stable short name for the check (`unknown-field`, `weights-sum`),
     /// for scripts that filter `weft analyze -o json`.
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     pub file: Arc<str>,
     /// 1-based; `None` when the finding is about a whole file.
     pub line: Option<u64>,
     /// `Kind namespace/name`, when the finding is about one resource.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
     /// The field path within the resource, such as `spec.http[0].route`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// What is wrong and how to fix it.
     pub message: String,
@@ -44,7 +45,7 @@ impl Finding {
     pub fn new(severity: Severity, code: &'static str, file: Arc<str>, message: String) -> Self {
         Self {
             severity,
-            code,
+            code: Cow::Borrowed(code),
             file,
             line: None,
             resource: None,

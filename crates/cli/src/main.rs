@@ -5,8 +5,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod analyze;
+mod apply;
+mod client;
+mod control;
 mod demo;
 mod procs;
+mod proxies;
+mod table;
 
 /// weft: a service mesh you can run on one machine.
 #[derive(Parser, Debug)]
@@ -24,13 +29,44 @@ enum Command {
     /// Check mesh config (Istio, Gateway API, SMI, Linkerd, Kubernetes and
     /// weft resources) for errors before applying it.
     Analyze(analyze::Args),
+    /// Run the control plane: load and watch config, compile each proxy's
+    /// view, and push it over the config stream.
+    Control(control::Args),
+    /// Send resources to a running control plane (checked with everything
+    /// in force; an invalid set is refused whole).
+    Apply(apply::Args),
+    /// Remove resources sent with `weft apply`.
+    Delete(apply::Args),
+    /// Connected proxies and whether each holds its current config.
+    ProxyStatus(proxies::StatusArgs),
+    /// What one proxy holds: listeners, routes, clusters or endpoints.
+    ProxyConfig(proxies::ConfigArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Analyze(args) => analyze::run(args),
         Command::Demo(args) => block_on(demo::run(args)),
+        Command::Control(args) => {
+            init_logging();
+            block_on(control::run(args))
+        }
+        Command::Apply(args) => block_on(apply::run(args, false)),
+        Command::Delete(args) => block_on(apply::run(args, true)),
+        Command::ProxyStatus(args) => block_on(proxies::status(args)),
+        Command::ProxyConfig(args) => block_on(proxies::config(args)),
     }
+}
+
+/// Logs to stderr; `WEFT_LOG` or `RUST_LOG` set the filter (`info` by default).
+fn init_logging() {
+    let filter = std::env::var("WEFT_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Runs an async command on a two-thread runtime and turns its error into

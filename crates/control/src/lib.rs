@@ -2,7 +2,10 @@
 //! what each proxy needs (`views`), and keeps every proxy up to date over
 //! the config stream (`server`).
 
+pub mod api;
 pub mod compile;
 pub mod model;
+pub mod run;
 pub mod server;
+pub mod store;
 pub mod views;

@@ -15,4 +15,6 @@ pub mod tree;
 
 pub use de::{Problem, ProblemKind, StructFields, backticked, from_node, struct_fields};
 pub use path::{FieldPath, Segment};
-pub use tree::{Document, Entry, Node, NodeKind, Pos, Scalar, SyntaxError, parse_documents};
+pub use tree::{
+    Document, Entry, Node, NodeKind, Pos, Scalar, SyntaxError, document_texts, parse_documents,
+};

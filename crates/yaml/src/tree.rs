@@ -87,6 +87,44 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, SyntaxError> {
         .collect())
 }
 
+/// The text of each document of a YAML stream, with the 1-based line it
+/// starts on: what is between `---` (or `...`) lines at column 0, empty
+/// documents skipped. For storing or echoing one document of many as the
+/// user wrote it.
+pub fn document_texts(text: &str) -> Vec<(u64, &str)> {
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1u64;
+    let mut offset = 0usize;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_end();
+        if trimmed == "---" || trimmed.starts_with("--- ") || trimmed == "..." {
+            push_document(text, start, offset, start_line, &mut out);
+            start = offset + line.len();
+            start_line = i as u64 + 2;
+        }
+        offset += line.len();
+    }
+    push_document(text, start, text.len(), start_line, &mut out);
+    out
+}
+
+fn push_document<'a>(
+    text: &'a str,
+    from: usize,
+    to: usize,
+    line: u64,
+    out: &mut Vec<(u64, &'a str)>,
+) {
+    let doc = &text[from..to];
+    let has_content = doc
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    if has_content {
+        out.push((line, doc));
+    }
+}
+
 // === impl Node ===
 
 impl Node {
@@ -349,6 +387,22 @@ spec: { a: 'quoted', b: 1.5, c: ~, d: true }
     fn syntax_errors_carry_a_position() {
         let err = parse_documents("a: [1,\nb: 2\n").unwrap_err();
         assert!(err.pos.is_some(), "{err:?}");
+    }
+
+    #[test]
+    fn document_texts_split_on_markers_and_skip_empty_ones() {
+        let docs = document_texts(YAML);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].0, 1);
+        assert!(docs[0].1.starts_with("apiVersion: v1\nkind: Service"));
+        assert_eq!(
+            docs[1],
+            (
+                11,
+                "kind: Second\nspec: { a: 'quoted', b: 1.5, c: ~, d: true }\n"
+            )
+        );
+        assert!(document_texts("# only a comment\n---\n").is_empty());
     }
 
     #[test]

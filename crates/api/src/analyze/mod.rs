@@ -23,7 +23,20 @@ pub const ROOT_NAMESPACE: &str = "istio-system";
 
 /// Cross-resource findings for `set` (loading findings not included).
 pub fn analyze(set: &ResourceSet) -> Vec<Finding> {
-    let index = Index::build(&set.resources);
+    analyze_with(set, &[])
+}
+
+/// A running workload the resources do not describe (a proxy connected to
+/// the control plane): its namespace and labels.
+pub type Workload = (String, BTreeMap<String, String>);
+
+/// As [`analyze`], counting `running` workloads too, so selectors that
+/// match only what is running are not reported.
+pub fn analyze_with(set: &ResourceSet, running: &[Workload]) -> Vec<Finding> {
+    let mut index = Index::build(&set.resources);
+    index
+        .workloads
+        .extend(running.iter().map(|(ns, labels)| (ns.as_str(), labels)));
     let mut out = Vec::new();
     hosts::check(&index, &mut out);
     selectors::check(&index, &mut out);
@@ -115,7 +128,7 @@ pub(crate) fn finding(
 ) -> Finding {
     Finding {
         severity,
-        code,
+        code: code.into(),
         file: r.source.file.clone(),
         line: Some(r.line_of(path)),
         resource: Some(r.key().to_string()),

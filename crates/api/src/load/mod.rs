@@ -19,6 +19,18 @@ use crate::finding::{self, Finding, Severity};
 use crate::kinds::{FOREIGN_OK_GROUPS, KINDS, Kind};
 use crate::resource::{Resource, ResourceKey, Source};
 
+/// The config files `paths` name: each file as it is, and the `.yaml`,
+/// `.yml` and `.json` files under each directory, in a stable order; a
+/// path that cannot be read is a finding.
+pub fn config_files<P: AsRef<Path>>(paths: &[P]) -> (Vec<std::path::PathBuf>, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let files = paths
+        .iter()
+        .flat_map(|p| files::expand(p.as_ref(), &mut findings))
+        .collect();
+    (files, findings)
+}
+
 /// Resources loaded together, and everything said about them.
 #[derive(Debug, Default)]
 pub struct ResourceSet {
@@ -59,6 +71,12 @@ impl ResourceSet {
         set
     }
 
+    /// Starts a set to which texts from several sources are added, each
+    /// with [`Self::add_text`]; [`Self::finish`] then checks the whole.
+    pub fn builder() -> Self {
+        Self::default()
+    }
+
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(Finding::is_error)
     }
@@ -67,7 +85,8 @@ impl ResourceSet {
         self.findings.iter().filter(|f| f.is_error())
     }
 
-    fn add_text(&mut self, file: &str, text: &str) {
+    /// Adds one text; `file` names it in findings.
+    pub fn add_text(&mut self, file: &str, text: &str) {
         let file: Arc<str> = file.into();
         let docs = match weft_yaml::parse_documents(text) {
             Ok(docs) => docs,
@@ -244,8 +263,9 @@ impl ResourceSet {
         }
     }
 
-    /// Cross-document checks loading alone can make, then sorting.
-    fn finish(&mut self) {
+    /// Cross-document checks loading alone can make (duplicates), then
+    /// sorting. Call once, after the last text.
+    pub fn finish(&mut self) {
         let mut seen: HashMap<ResourceKey, (Arc<str>, u64)> = HashMap::new();
         for r in &self.resources {
             if let Some((file, line)) = seen.insert(r.key(), (r.source.file.clone(), r.source.line))

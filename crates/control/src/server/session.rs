@@ -71,7 +71,6 @@ async fn serve(
         if nacked_at != Some(current) {
             let view = views.view(node);
             if let Some(resp) = response(&view, &held, held_version.as_deref(), first, &mut nonce) {
-                let count = view.resources.len();
                 registry.sent(&node.id, &view.version);
                 if tx.send(Ok(resp)).await.is_err() {
                     return;
@@ -86,7 +85,7 @@ async fn serve(
                         held_version = Some(view.version.clone());
                         first = false;
                         nacked_at = None;
-                        registry.acked(&node.id, &view.version, count);
+                        registry.acked(&node.id, &view);
                     }
                     Answer::Nack(reason) => {
                         tracing::warn!(node = %node.id, version = %view.version, "proxy rejected its config: {reason}");

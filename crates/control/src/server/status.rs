@@ -4,12 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use parking_lot::RwLock;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use weft_proto::discovery::Node;
 
+use crate::views::View;
+
 /// Whether a proxy holds the config it should.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncState {
     /// It ACKed the latest config sent to it.
@@ -21,7 +25,7 @@ pub enum SyncState {
 }
 
 /// One connected proxy.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProxyStatus {
     pub id: String,
     pub workload: String,
@@ -39,6 +43,12 @@ pub struct ProxyStatus {
     pub nack: Option<String>,
     /// Resources the proxy holds (as of its last ACK).
     pub resources: usize,
+    /// How it introduced itself.
+    #[serde(skip)]
+    pub node: Node,
+    /// What it holds: the view it last ACKed.
+    #[serde(skip)]
+    pub held: Option<Arc<View>>,
 }
 
 /// Every connected proxy, by node id.
@@ -76,6 +86,8 @@ impl Registry {
                 acked_version: None,
                 nack: None,
                 resources: 0,
+                node: node.clone(),
+                held: None,
             },
         );
     }
@@ -91,11 +103,12 @@ impl Registry {
         });
     }
 
-    pub(crate) fn acked(&self, id: &str, version: &str, resources: usize) {
+    pub(crate) fn acked(&self, id: &str, view: &Arc<View>) {
         self.update(id, |p| {
-            p.acked_version = Some(version.to_string());
+            p.acked_version = Some(view.version.clone());
             p.nack = None;
-            p.resources = resources;
+            p.resources = view.resources.len();
+            p.held = Some(view.clone());
             p.state = SyncState::Synced;
         });
     }

@@ -17,7 +17,7 @@ pub use sources::{ApplyError, Pushed, Sources};
 use std::net::{IpAddr, Ipv4Addr};
 
 use weft_proto::config::{ControlPlane, Direction, Interception, Listener, WorkloadMeta};
-use weft_proto::discovery::Node;
+use weft_proto::discovery::{ListenerInfo, Node};
 
 use crate::app::BoundAddrs;
 
@@ -86,6 +86,27 @@ pub fn node(
         addresses: addresses.iter().map(ToString::to_string).collect(),
         transparent_inbound,
         inbound_ports,
+        listeners: listeners
+            .iter()
+            .map(|l| ListenerInfo {
+                name: l.name.clone(),
+                address: bound
+                    .listeners
+                    .get(&l.name)
+                    .map_or_else(|| l.address.to_string(), ToString::to_string),
+                direction: name_of(&l.direction),
+                interception: name_of(&l.interception),
+                protocol: name_of(&l.protocol),
+            })
+            .collect(),
         proxy_version: env!("CARGO_PKG_VERSION").to_string(),
     }
+}
+
+/// The config file's spelling of an enum (`outbound`, `transparent`).
+fn name_of<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

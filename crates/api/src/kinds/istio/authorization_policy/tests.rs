@@ -18,11 +18,11 @@ fn policy(spec: &str) -> String {
     )
 }
 
-fn codes(yaml: &str) -> Vec<&'static str> {
+fn codes(yaml: &str) -> Vec<String> {
     ResourceSet::from_text("ap.yaml", yaml)
         .findings
         .iter()
-        .map(|f| f.code)
+        .map(|f| f.code.to_string())
         .collect()
 }
 

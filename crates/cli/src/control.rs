@@ -1,0 +1,92 @@
+//! `weft control`: run the control plane in the foreground.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use weft_control::run::{self, Settings};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files or directories of resources to load and watch.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    files: Vec<PathBuf>,
+    /// Where resources sent with `weft apply` are kept across restarts.
+    #[arg(long, env = "WEFT_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Do not keep applied resources on disk.
+    #[arg(long, conflicts_with = "state_dir")]
+    ephemeral: bool,
+    /// The config stream proxies connect to.
+    #[arg(long, default_value = "127.0.0.1:15012")]
+    grpc_address: SocketAddr,
+    /// The HTTP API (`weft apply`, `weft proxy-status`).
+    #[arg(long, default_value = "127.0.0.1:15014")]
+    http_address: SocketAddr,
+    /// Write the addresses actually bound (for port 0) to this file as JSON.
+    #[arg(long)]
+    bound_addresses_file: Option<PathBuf>,
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+pub async fn run(args: Args) -> Result<(), Error> {
+    let state_dir = if args.ephemeral {
+        None
+    } else {
+        Some(args.state_dir.unwrap_or_else(default_state_dir))
+    };
+    let running = run::start(Settings {
+        files: args.files,
+        state_dir,
+        grpc: args.grpc_address,
+        http: args.http_address,
+    })
+    .await?;
+    if let Some(path) = &args.bound_addresses_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&running.bound)?)?;
+        std::fs::rename(&tmp, path)?;
+    }
+    eprintln!(
+        "weft control: config stream on {}, API on http://{}",
+        running.bound.grpc, running.bound.http
+    );
+    let status = running.store.status();
+    if let Some(r) = &status.rejected {
+        eprintln!(
+            "the files were refused ({} errors); `weft analyze` them; serving nothing until they are fixed",
+            r.findings.iter().filter(|f| f.is_error()).count()
+        );
+    }
+    wait_for_signal().await;
+    eprintln!("stopping: proxies keep their last config");
+    running.stop().await;
+    Ok(())
+}
+
+/// `$XDG_STATE_HOME/weft/control`, else `~/.local/state/weft/control`.
+fn default_state_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from(".weft"));
+    base.join("weft/control")
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

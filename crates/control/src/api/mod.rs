@@ -1,0 +1,145 @@
+//! The control plane's HTTP API (15014): what `weft apply`, `weft delete`,
+//! `weft proxy-status` and `weft proxy-config` talk to.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/healthz` | `ok` |
+//! | GET | `/api/v1/config` | the config in force: counts, files, findings, the last refusal |
+//! | POST | `/api/v1/apply` | `{name, text}`: add or replace resources; 422 with findings when refused |
+//! | POST | `/api/v1/delete` | `{name, text}`: remove applied resources |
+//! | GET | `/api/v1/proxies` | connected proxies and whether each is synced |
+//! | GET | `/api/v1/proxies/{id}/config` | what one proxy holds (by node id or workload name) |
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use weft_proto::config::{Cluster, InboundPort, Service};
+use weft_proto::discovery::ListenerInfo;
+use weft_proto::resources::Typed;
+
+use crate::server::{ProxyStatus, Registry};
+use crate::store::{Refused, Store};
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct Api {
+    pub store: Arc<Store>,
+    pub registry: Arc<Registry>,
+}
+
+/// A body for apply and delete: the text as the user wrote it, and the
+/// file name findings should name.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Submission {
+    pub name: String,
+    pub text: String,
+}
+
+/// What one proxy holds, decoded.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProxyConfigDump {
+    pub id: String,
+    pub workload: String,
+    pub namespace: String,
+    pub version: Option<String>,
+    pub listeners: Vec<ListenerDump>,
+    pub services: Vec<Service>,
+    pub clusters: Vec<Cluster>,
+    pub inbound: Vec<InboundPort>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListenerDump {
+    pub name: String,
+    pub address: String,
+    pub direction: String,
+    pub interception: String,
+    pub protocol: String,
+}
+
+// === impl Api ===
+
+impl Api {
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/api/v1/config", get(config))
+            .route("/api/v1/apply", post(apply))
+            .route("/api/v1/delete", post(delete))
+            .route("/api/v1/proxies", get(proxies))
+            .route("/api/v1/proxies/{id}/config", get(proxy_config))
+            .with_state(self)
+    }
+}
+
+async fn config(State(api): State<Api>) -> impl IntoResponse {
+    Json(api.store.status())
+}
+
+async fn apply(State(api): State<Api>, Json(sub): Json<Submission>) -> Response {
+    changed(api.store.apply(&sub.name, &sub.text))
+}
+
+async fn delete(State(api): State<Api>, Json(sub): Json<Submission>) -> Response {
+    changed(api.store.delete(&sub.name, &sub.text))
+}
+
+fn changed(r: Result<crate::store::Change, Refused>) -> Response {
+    match r {
+        Ok(change) => Json(change).into_response(),
+        Err(refused) => (StatusCode::UNPROCESSABLE_ENTITY, Json(refused)).into_response(),
+    }
+}
+
+async fn proxies(State(api): State<Api>) -> Json<Vec<ProxyStatus>> {
+    Json(api.registry.list())
+}
+
+async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Response {
+    let found = api.registry.get(&id).or_else(|| {
+        api.registry
+            .list()
+            .into_iter()
+            .find(|p| p.workload == id || format!("{}.{}", p.workload, p.namespace) == id)
+    });
+    let Some(p) = found else {
+        let msg = format!(
+            "no connected proxy has id or workload {id:?}; `weft proxy-status` lists them\n"
+        );
+        return (StatusCode::NOT_FOUND, msg).into_response();
+    };
+    let mut dump = ProxyConfigDump {
+        id: p.id.clone(),
+        workload: p.workload.clone(),
+        namespace: p.namespace.clone(),
+        version: p.acked_version.clone(),
+        listeners: p.node.listeners.iter().map(listener).collect(),
+        services: Vec::new(),
+        clusters: Vec::new(),
+        inbound: Vec::new(),
+    };
+    for r in p.held.iter().flat_map(|v| v.resources.values()) {
+        match Typed::decode(r) {
+            Ok(Typed::Service(s)) => dump.services.push(s),
+            Ok(Typed::Cluster(c)) => dump.clusters.push(c),
+            Ok(Typed::Inbound(i)) => dump.inbound.push(i),
+            Err(e) => tracing::error!("a held resource does not decode: {e}"),
+        }
+    }
+    Json(dump).into_response()
+}
+
+fn listener(l: &ListenerInfo) -> ListenerDump {
+    ListenerDump {
+        name: l.name.clone(),
+        address: l.address.clone(),
+        direction: l.direction.clone(),
+        interception: l.interception.clone(),
+        protocol: l.protocol.clone(),
+    }
+}

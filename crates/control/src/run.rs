@@ -1,0 +1,153 @@
+//! `weft control`: the control plane as one process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::api::Api;
+use crate::compile::{Compiler, DEBOUNCE};
+use crate::server::{ConfigServer, Registry};
+use crate::store::Store;
+
+/// How often watched files are checked for edits: well inside the second
+/// an edit may take to reach the proxies.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How long a stop waits for the servers to finish their in-flight work.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Bootstrap settings of `weft control`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Files and directories to load and watch.
+    pub files: Vec<PathBuf>,
+    /// Where applied resources are kept; `None` keeps them in memory.
+    pub state_dir: Option<PathBuf>,
+    /// The config stream (15012).
+    pub grpc: SocketAddr,
+    /// The HTTP API (15014).
+    pub http: SocketAddr,
+}
+
+/// Where a started control plane listens (ports may have been 0).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Bound {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+}
+
+/// Why the control plane could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the state directory: {0}")]
+    State(#[source] std::io::Error),
+}
+
+/// A running control plane.
+pub struct Running {
+    pub bound: Bound,
+    pub store: Arc<Store>,
+    pub compiler: Arc<Compiler>,
+    pub registry: Arc<Registry>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Binds both ports, loads the config, and starts serving.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    let bind = |what, addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { what, addr, source })
+    };
+    let grpc = bind("config stream", settings.grpc).await?;
+    let http = bind("HTTP API", settings.http).await?;
+    let bound = Bound {
+        grpc: grpc.local_addr().unwrap_or(settings.grpc),
+        http: http.local_addr().unwrap_or(settings.http),
+    };
+
+    let compiler = Compiler::new(Vec::new());
+    let store = Store::open(
+        compiler.clone(),
+        settings.files,
+        settings.state_dir.as_deref(),
+    )
+    .map_err(StartError::State)?;
+    // The first generation holds the files before any proxy is served.
+    compiler.rebuild();
+    let registry = Arc::new(Registry::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+
+    let mut tasks = vec![
+        tokio::spawn(compiler.clone().run(DEBOUNCE)),
+        tokio::spawn(store.clone().watch(WATCH_INTERVAL)),
+    ];
+    let server = ConfigServer::new(compiler.clone(), registry.clone());
+    let mut s = stopped.clone();
+    tasks.push(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = s.wait_for(|v| *v).await;
+        };
+        if let Err(e) = server.serve(grpc, shutdown).await {
+            tracing::error!("config stream failed: {e}");
+        }
+    }));
+    let api = Api {
+        store: store.clone(),
+        registry: registry.clone(),
+    };
+    let mut s = stopped;
+    tasks.push(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = s.wait_for(|v| *v).await;
+        };
+        if let Err(e) = axum::serve(http, api.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!("HTTP API failed: {e}");
+        }
+    }));
+    tracing::info!(grpc = %bound.grpc, http = %bound.http, "weft control ready");
+    Ok(Running {
+        bound,
+        store,
+        compiler,
+        registry,
+        stop,
+        tasks,
+    })
+}
+
+// === impl Running ===
+
+impl Running {
+    /// Ends every stream (proxies keep serving and look for a control
+    /// plane again) and stops serving.
+    pub async fn stop(self) {
+        self.stop.send_replace(true);
+        let mut tasks = self.tasks;
+        // The two servers end on the signal; the compiler and the file
+        // watcher loop until aborted.
+        let servers = tasks.split_off(2);
+        for t in servers {
+            if tokio::time::timeout(STOP_GRACE, t).await.is_err() {
+                tracing::warn!("a server did not stop within {STOP_GRACE:?}");
+            }
+        }
+        for t in tasks {
+            t.abort();
+        }
+    }
+}

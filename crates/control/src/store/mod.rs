@@ -1,0 +1,328 @@
+//! The config the control plane runs: files it watches, and resources sent
+//! to it with `weft apply` (kept in its state directory so a restart keeps
+//! them). Every change is validated together with everything else, exactly
+//! as `weft analyze` validates; a set with any error is refused whole, and
+//! the last good set keeps serving.
+
+mod applied;
+mod files;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use weft_api::{Finding, ResourceKey, ResourceSet, Severity};
+
+use crate::compile::Compiler;
+use applied::Applied;
+use files::Files;
+
+/// The accepted config, and its sources.
+pub struct Store {
+    compiler: Arc<Compiler>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    files: Files,
+    applied: Applied,
+    status: ConfigStatus,
+    /// Which watched file defines each resource of the set in force.
+    file_owners: BTreeMap<ResourceKey, String>,
+    /// Connected workloads, so analysis does not call a selector empty
+    /// when a running proxy matches it.
+    running: Vec<weft_api::analyze::Workload>,
+}
+
+/// What `GET /api/v1/config` says.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigStatus {
+    /// Resources in force.
+    pub resources: usize,
+    /// How many came from `weft apply`.
+    pub applied: usize,
+    /// Files watched.
+    pub files: Vec<String>,
+    /// Warnings and notes about the set in force.
+    pub findings: Vec<Finding>,
+    /// The last change that was refused, with why; cleared by the next
+    /// accepted change.
+    pub rejected: Option<Rejection>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejection {
+    /// `files` or `apply` or `delete`.
+    pub source: &'static str,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub findings: Vec<Finding>,
+}
+
+/// What an apply or delete changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// `Kind namespace/name` of each resource created, changed or removed.
+    pub resources: Vec<String>,
+    /// Warnings about the resulting set.
+    pub findings: Vec<Finding>,
+}
+
+/// Why an apply or delete changed nothing.
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[error("{} error(s); nothing was changed", findings.iter().filter(|f| f.is_error()).count())]
+pub struct Refused {
+    pub findings: Vec<Finding>,
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Reads the files and the state directory and hands the compiler the
+    /// set if it is valid. An invalid set at start is reported (the
+    /// compiler keeps what it has: nothing, on a fresh start).
+    pub fn open(
+        compiler: Arc<Compiler>,
+        paths: Vec<PathBuf>,
+        state_dir: Option<&Path>,
+    ) -> std::io::Result<Arc<Self>> {
+        let applied = Applied::open(state_dir)?;
+        let store = Arc::new(Self {
+            compiler,
+            inner: Mutex::new(Inner {
+                files: Files::new(paths),
+                applied,
+                status: ConfigStatus::default(),
+                file_owners: BTreeMap::new(),
+                running: Vec::new(),
+            }),
+        });
+        {
+            let mut inner = store.inner.lock();
+            inner.files.refresh();
+            let texts = inner.candidate(Latest::Files, None, None);
+            if let Ok((set, findings)) = inner.evaluate("files", texts) {
+                inner.files.accept();
+                store.commit(&mut inner, set, findings.clone());
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn status(&self) -> ConfigStatus {
+        self.inner.lock().status.clone()
+    }
+
+    /// Re-reads watched files that changed; returns whether any had.
+    pub fn poll_files(&self) -> bool {
+        let mut inner = self.inner.lock();
+        if !inner.files.refresh() {
+            return false;
+        }
+        inner.running = self.running();
+        let texts = inner.candidate(Latest::Files, None, None);
+        if let Ok((set, findings)) = inner.evaluate("files", texts) {
+            inner.files.accept();
+            self.commit(&mut inner, set, findings);
+        }
+        true
+    }
+
+    /// Watches the files, polling every `every`.
+    pub async fn watch(self: Arc<Self>, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            self.poll_files();
+        }
+    }
+
+    /// `weft apply`: adds or replaces the resources of `text`.
+    pub fn apply(&self, name: &str, text: &str) -> Result<Change, Refused> {
+        let mut inner = self.inner.lock();
+        inner.running = self.running();
+        let docs = applied::documents(name, text)?;
+        let keys: Vec<ResourceKey> = docs.iter().map(|d| d.key.clone()).collect();
+        if let Some(f) = inner.defined_in_files(name, &docs, "apply") {
+            return Err(Refused { findings: vec![f] });
+        }
+        let texts = inner.candidate(Latest::Good, Some(&keys), Some((name, text)));
+        let (set, findings) = inner.evaluate("apply", texts)?;
+        inner.applied.put(docs).map_err(io_refused)?;
+        self.commit(&mut inner, set, findings.clone());
+        Ok(Change {
+            resources: keys.iter().map(ToString::to_string).collect(),
+            findings,
+        })
+    }
+
+    /// `weft delete`: removes the applied resources `text` names.
+    pub fn delete(&self, name: &str, text: &str) -> Result<Change, Refused> {
+        let mut inner = self.inner.lock();
+        inner.running = self.running();
+        let docs = applied::documents(name, text)?;
+        let keys: Vec<ResourceKey> = docs.iter().map(|d| d.key.clone()).collect();
+        if let Some(f) = inner.defined_in_files(name, &docs, "delete") {
+            return Err(Refused { findings: vec![f] });
+        }
+        let missing: Vec<Finding> = keys
+            .iter()
+            .filter(|k| !inner.applied.contains(k))
+            .map(|k| {
+                Finding::new(
+                    Severity::Error,
+                    "not-found",
+                    name.into(),
+                    format!("{k} was never applied, so there is nothing to delete"),
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(Refused { findings: missing });
+        }
+        let texts = inner.candidate(Latest::Good, Some(&keys), None);
+        let (set, findings) = inner.evaluate("delete", texts)?;
+        inner.applied.remove(&keys).map_err(io_refused)?;
+        self.commit(&mut inner, set, findings.clone());
+        Ok(Change {
+            resources: keys.iter().map(ToString::to_string).collect(),
+            findings,
+        })
+    }
+
+    fn running(&self) -> Vec<weft_api::analyze::Workload> {
+        self.compiler
+            .proxies()
+            .iter()
+            .map(|n| {
+                let caller = crate::compile::caller_of(n);
+                (caller.namespace, caller.labels)
+            })
+            .collect()
+    }
+
+    /// Puts a validated set in force.
+    fn commit(&self, inner: &mut Inner, set: ResourceSet, findings: Vec<Finding>) {
+        tracing::info!(resources = set.resources.len(), "config accepted");
+        let watched = inner.files.names();
+        inner.file_owners = set
+            .resources
+            .iter()
+            .filter(|r| watched.iter().any(|f| **f == *r.source.file))
+            .map(|r| (r.key(), r.source.file.to_string()))
+            .collect();
+        inner.status.resources = set.resources.len();
+        inner.status.applied = inner.applied.len();
+        inner.status.files = watched;
+        inner.status.findings = findings;
+        inner.status.rejected = None;
+        self.compiler.set_resources(set.resources);
+    }
+}
+
+/// Which file texts a candidate set takes.
+#[derive(Clone, Copy)]
+enum Latest {
+    /// As last read: a file change is being considered.
+    Files,
+    /// As last accepted: an API change is being considered.
+    Good,
+}
+
+// === impl Inner ===
+
+impl Inner {
+    /// Every text of a candidate set: the files, the applied resources
+    /// except `replace`d ones, then the `new` text (whole, so findings
+    /// point at its own lines).
+    fn candidate(
+        &self,
+        files: Latest,
+        replace: Option<&[ResourceKey]>,
+        new: Option<(&str, &str)>,
+    ) -> Vec<(String, String)> {
+        let mut texts = match files {
+            Latest::Files => self.files.latest_texts(),
+            Latest::Good => self.files.good_texts(),
+        };
+        texts.extend(self.applied.texts(replace.unwrap_or_default()));
+        texts.extend(new.map(|(n, t)| (n.to_string(), t.to_string())));
+        texts
+    }
+
+    /// Loads `texts` as one set and analyzes it, as `weft analyze` does.
+    /// Any error refuses the set, and the refusal is recorded.
+    fn evaluate(
+        &mut self,
+        source: &'static str,
+        texts: Vec<(String, String)>,
+    ) -> Result<(ResourceSet, Vec<Finding>), Refused> {
+        let mut set = ResourceSet::builder();
+        if source == "files" {
+            set.findings.extend(self.files.read_errors());
+        }
+        for (name, text) in &texts {
+            set.add_text(name, text);
+        }
+        set.finish();
+        let mut findings = set.findings.clone();
+        findings.extend(weft_api::analyze::analyze_with(&set, &self.running));
+        weft_api::finding::sort(&mut findings);
+        if findings.iter().any(Finding::is_error) {
+            for f in findings.iter().filter(|f| f.is_error()) {
+                tracing::error!(
+                    source,
+                    "config refused; the last good config stays in force: {f}"
+                );
+            }
+            self.status.rejected = Some(Rejection {
+                source,
+                at: now(),
+                findings: findings.clone(),
+            });
+            return Err(Refused { findings });
+        }
+        Ok((set, findings))
+    }
+
+    /// A finding, on the sender's line, when one of `docs` is defined by a
+    /// watched file: those change by editing the file, not through the API.
+    fn defined_in_files(&self, sent: &str, docs: &[applied::Doc], what: &str) -> Option<Finding> {
+        docs.iter().find_map(|d| {
+            let file = self.file_owners.get(&d.key)?;
+            let mut f = Finding::new(
+                Severity::Error,
+                "defined-in-file",
+                sent.into(),
+                format!("cannot {what} {}: it is defined in {file}, which the control plane watches; edit the file instead", d.key),
+            );
+            f.line = Some(d.line);
+            f.path = Some("metadata.name".into());
+            Some(f)
+        })
+    }
+}
+
+fn io_refused(e: std::io::Error) -> Refused {
+    Refused {
+        findings: vec![Finding::new(
+            Severity::Error,
+            "state",
+            "state directory".into(),
+            format!("cannot persist the change: {e}"),
+        )],
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests;

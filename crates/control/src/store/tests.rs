@@ -1,0 +1,234 @@
+use super::*;
+
+const SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata: { name: reviews }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
+";
+
+const RULE: &str = "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews }
+spec:
+  host: reviews
+  subsets: [{ name: v1, labels: { version: v1 } }]
+";
+
+fn vs(subset: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{ name: reviews }}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{{ destination: {{ host: reviews, subset: {subset} }} }}]
+"
+    )
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    compiler: Arc<Compiler>,
+    store: Arc<Store>,
+}
+
+impl Fixture {
+    fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("config")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join("config").join(name), text).unwrap();
+        }
+        let compiler = Compiler::new(Vec::new());
+        let store = Store::open(
+            compiler.clone(),
+            vec![dir.path().join("config")],
+            Some(&dir.path().join("state")),
+        )
+        .unwrap();
+        compiler.rebuild();
+        Self {
+            dir,
+            compiler,
+            store,
+        }
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        let path = self.dir.path().join("config").join(name);
+        std::fs::write(&path, text).unwrap();
+        // Filesystem timestamps can be coarse: make the change visible.
+        let later = SystemTime::now() + Duration::from_secs(1);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+    }
+
+    fn resources(&self) -> usize {
+        self.compiler.rebuild();
+        self.compiler.current().mesh.resources.len()
+    }
+}
+
+#[test]
+fn files_load_at_start() {
+    let f = Fixture::new(&[("svc.yaml", SERVICE), ("dr.yaml", RULE)]);
+    assert_eq!(f.resources(), 2);
+    let status = f.store.status();
+    assert_eq!((status.resources, status.files.len()), (2, 2));
+    assert!(status.rejected.is_none());
+}
+
+#[test]
+fn a_broken_edit_is_refused_whole_and_the_last_good_set_serves() {
+    let f = Fixture::new(&[("svc.yaml", SERVICE), ("dr.yaml", RULE)]);
+    f.write("vs.yaml", &vs("v9"));
+    assert!(f.store.poll_files());
+    assert_eq!(f.resources(), 2, "the subset does not exist: refused");
+    let rejected = f.store.status().rejected.unwrap();
+    assert_eq!(rejected.source, "files");
+    let msg = rejected
+        .findings
+        .iter()
+        .find(|f| f.is_error())
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains(
+            "vs.yaml:7: spec.http[0].route[0].destination.subset: subset `v9` is not defined"
+        ),
+        "{msg}"
+    );
+    assert!(
+        !f.store.poll_files(),
+        "an unchanged broken file is not judged again"
+    );
+
+    f.write("vs.yaml", &vs("v1"));
+    assert!(f.store.poll_files());
+    assert_eq!(f.resources(), 3);
+    assert!(f.store.status().rejected.is_none());
+
+    std::fs::remove_file(f.dir.path().join("config/vs.yaml")).unwrap();
+    assert!(f.store.poll_files());
+    assert_eq!(
+        f.resources(),
+        2,
+        "a deleted file takes its resources with it"
+    );
+}
+
+#[test]
+fn applied_resources_are_checked_with_everything_and_survive_a_restart() {
+    let f = Fixture::new(&[("svc.yaml", SERVICE), ("dr.yaml", RULE)]);
+    let change = f.store.apply("vs.yaml", &vs("v1")).unwrap();
+    assert_eq!(change.resources, ["VirtualService default/reviews"]);
+    assert_eq!(f.resources(), 3);
+    assert_eq!(f.store.status().applied, 1);
+
+    let refused = f
+        .store
+        .apply(
+            "bad.yaml",
+            &format!(
+                "{SERVICE}---\n{}",
+                vs("v7").replace("name: reviews", "name: other")
+            ),
+        )
+        .unwrap_err();
+    let lines: Vec<String> = refused
+        .findings
+        .iter()
+        .filter(|x| x.is_error())
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        lines.iter().any(|l| l
+            .starts_with("bad.yaml:3: metadata.name: cannot apply Service default/reviews")
+            && l.contains("edit the file instead")),
+        "{lines:?}"
+    );
+    assert_eq!(f.resources(), 3, "nothing changed");
+
+    // A new control plane on the same state directory.
+    let compiler = Compiler::new(Vec::new());
+    let again = Store::open(
+        compiler.clone(),
+        vec![f.dir.path().join("config")],
+        Some(&f.dir.path().join("state")),
+    )
+    .unwrap();
+    compiler.rebuild();
+    assert_eq!(compiler.current().mesh.resources.len(), 3);
+    assert_eq!(again.status().applied, 1);
+}
+
+#[test]
+fn an_invalid_apply_names_the_senders_file_and_lines() {
+    let f = Fixture::new(&[("svc.yaml", SERVICE), ("dr.yaml", RULE)]);
+    let refused = f
+        .store
+        .apply("mine.yaml", &format!("# comment\n{}", vs("v3")))
+        .unwrap_err();
+    let msg: Vec<String> = refused
+        .findings
+        .iter()
+        .filter(|x| x.is_error())
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(msg.len(), 1, "{msg:?}");
+    assert!(
+        msg[0].starts_with("mine.yaml:8: spec.http[0].route[0].destination.subset"),
+        "{msg:?}"
+    );
+    assert!(f.store.status().rejected.is_some());
+    assert_eq!(f.resources(), 2);
+}
+
+#[test]
+fn deletes_remove_applied_resources_unless_that_breaks_the_set() {
+    let f = Fixture::new(&[("svc.yaml", SERVICE)]);
+    f.store.apply("dr.yaml", RULE).unwrap();
+    f.store.apply("vs.yaml", &vs("v1")).unwrap();
+    assert_eq!(f.resources(), 3);
+
+    let refused = f.store.delete("dr.yaml", RULE).unwrap_err();
+    assert!(
+        refused
+            .findings
+            .iter()
+            .any(|x| x.code == "subset-not-found"),
+        "{:?}",
+        refused.findings
+    );
+    assert_eq!(f.resources(), 3);
+
+    f.store.delete("vs.yaml", &vs("v1")).unwrap();
+    f.store.delete("dr.yaml", RULE).unwrap();
+    assert_eq!(f.resources(), 1);
+    assert_eq!(
+        std::fs::read_dir(f.dir.path().join("state/applied"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    let refused = f.store.delete("dr.yaml", RULE).unwrap_err();
+    assert!(
+        refused.findings[0].message.contains("was never applied"),
+        "{:?}",
+        refused.findings
+    );
+    let refused = f.store.delete("svc.yaml", SERVICE).unwrap_err();
+    assert!(
+        refused.findings[0]
+            .message
+            .contains("edit the file instead"),
+        "{:?}",
+        refused.findings
+    );
+}
