@@ -77,7 +77,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         http: http.local_addr().unwrap_or(settings.http),
     };
 
-    let compiler = Compiler::new(Vec::new());
+    let compiler = match &settings.state_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(StartError::State)?;
+            Compiler::with_registrations(Vec::new(), dir.join("registrations.bin"))
+        }
+        None => Compiler::new(Vec::new()),
+    };
     let store = Store::open(
         compiler.clone(),
         settings.files,

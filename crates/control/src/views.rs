@@ -45,6 +45,8 @@ pub trait Views: Send + Sync + 'static {
     /// addresses (the local runtime's endpoints come from here).
     fn proxy_connected(&self, node: &Node);
 
-    /// Its stream ended.
-    fn proxy_disconnected(&self, node: &Node);
+    /// Its stream ended: it `left` (closed the stream itself, as a
+    /// draining proxy does), or it was lost (an error, a reset, silence),
+    /// which says nothing about whether its workload still serves.
+    fn proxy_disconnected(&self, node: &Node, left: bool);
 }

@@ -24,6 +24,8 @@ struct TestViews {
     generation: watch::Sender<u64>,
     view: RwLock<Arc<View>>,
     connected: RwLock<Vec<String>>,
+    /// (node id, whether it left) for every ended session.
+    ended: RwLock<Vec<(String, bool)>>,
 }
 
 impl TestViews {
@@ -32,6 +34,7 @@ impl TestViews {
             generation: watch::channel(0).0,
             view: RwLock::default(),
             connected: RwLock::default(),
+            ended: RwLock::default(),
         })
     }
 
@@ -71,8 +74,9 @@ impl Views for TestViews {
     fn proxy_connected(&self, node: &Node) {
         self.connected.write().push(node.id.clone());
     }
-    fn proxy_disconnected(&self, node: &Node) {
+    fn proxy_disconnected(&self, node: &Node, left: bool) {
         self.connected.write().retain(|id| *id != node.id);
+        self.ended.write().push((node.id.clone(), left));
     }
 }
 
@@ -326,4 +330,49 @@ async fn a_restarted_control_plane_resyncs_and_the_proxy_serves_throughout() {
             .is_some_and(|s| s.state == SyncState::Synced)
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_proxy_says_it_is_leaving() {
+    let a = servers::http_echo("a").await;
+    let views = TestViews::new();
+    views.set(&routes_to(&a.addr.to_string()));
+    let registry = Arc::new(Registry::default());
+    let (cp, stop) = control(
+        views.clone(),
+        registry.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await;
+    let mut proxy = proxy(cp).await;
+    eventually("configured", PATIENCE, || async {
+        ready(&proxy).await == StatusCode::OK
+    })
+    .await;
+
+    assert!(proxy.drain(std::time::Duration::from_secs(2)).await);
+    eventually("the session ended", PATIENCE, || async {
+        !views.ended.read().is_empty()
+    })
+    .await;
+    assert_eq!(
+        views.ended.read().as_slice(),
+        [("client-1".to_string(), true)],
+        "left, not lost"
+    );
+
+    // A control plane that goes away loses its proxies; it does not see
+    // them leave.
+    let mut other = self::proxy(cp).await;
+    eventually("configured", PATIENCE, || async {
+        ready(&other).await == StatusCode::OK
+    })
+    .await;
+    stop.send(()).unwrap();
+    eventually("the second session ended", PATIENCE, || async {
+        views.ended.read().len() == 2
+    })
+    .await;
+    assert_eq!(views.ended.read()[1], ("client-1".to_string(), false));
+    other.drain(std::time::Duration::ZERO).await;
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod client;
+pub mod control;
 pub mod metrics;
 pub mod netns;
 pub mod process;

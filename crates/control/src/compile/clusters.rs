@@ -97,9 +97,15 @@ pub fn build(cref: &ClusterRef, mesh: &Mesh, rules: &RuleIndex<'_>) -> Cluster {
         let Some(app_port) = app_port(inst, port) else {
             continue;
         };
+        let address = inst.dial(app_port);
+        // One address is one endpoint, even while a restarted proxy's old
+        // registration is still in its grace period beside its new one.
+        if cluster.endpoints.iter().any(|e| e.address == address) {
+            continue;
+        }
         meshed &= inst.is_meshed(app_port);
         cluster.endpoints.push(Endpoint {
-            address: inst.dial(app_port),
+            address,
             weight: 1,
             workload: Some(meta(inst)),
         });

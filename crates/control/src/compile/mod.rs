@@ -10,13 +10,15 @@
 mod clusters;
 mod generation;
 mod inbound;
+mod persist;
 pub mod routes;
 mod scope;
 mod service;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{Notify, watch};
@@ -33,6 +35,27 @@ use crate::views::{View, Views};
 /// a burst of edits or of proxies connecting becomes one generation.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
 
+/// How long a proxy whose stream was lost (not closed by the proxy) stays
+/// an endpoint: a stream that breaks says nothing about whether the
+/// workload still serves, and a restarted control plane must not push
+/// empty clusters while backends reconnect. Istio keeps auto-registered
+/// workloads as long by default.
+pub const LOST_GRACE: Duration = Duration::from_secs(10);
+
+/// How often lost proxies past their grace are swept away.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// A proxy the compiler counts as a workload instance.
+#[derive(Debug, Clone)]
+struct Registered {
+    node: Node,
+    /// Open sessions: a reconnect may open the new one before the old one
+    /// is noticed gone.
+    sessions: u32,
+    /// When its last session was lost; `None` while connected.
+    lost_at: Option<Instant>,
+}
+
 /// Compiles the mesh and serves each proxy its view.
 #[derive(Debug)]
 pub struct Compiler {
@@ -40,12 +63,14 @@ pub struct Compiler {
     current: RwLock<Arc<Generation>>,
     generation: watch::Sender<u64>,
     dirty: Notify,
+    /// Where registrations are kept across restarts.
+    registrations: Option<PathBuf>,
 }
 
 #[derive(Debug, Default)]
 struct Inputs {
     resources: Arc<Vec<Resource>>,
-    proxies: BTreeMap<String, Node>,
+    proxies: BTreeMap<String, Registered>,
     /// Bumped by every change; the generation records the one it built.
     changes: u64,
     built: u64,
@@ -56,16 +81,46 @@ struct Inputs {
 impl Compiler {
     /// A compiler over `resources`, with its first generation built.
     pub fn new(resources: Vec<Resource>) -> Arc<Self> {
+        Self::build(resources, None)
+    }
+
+    /// A compiler that keeps proxy registrations in `file`, and starts with
+    /// the ones an earlier run left there, each in its grace period: a
+    /// restarted control plane knows the endpoints that are still serving
+    /// before their proxies reconnect.
+    pub fn with_registrations(resources: Vec<Resource>, file: PathBuf) -> Arc<Self> {
+        Self::build(resources, Some(file))
+    }
+
+    fn build(resources: Vec<Resource>, registrations: Option<PathBuf>) -> Arc<Self> {
         let resources = Arc::new(resources);
-        let first = Generation::new(1, Mesh::build(resources.clone(), &[]), None);
+        let now = Instant::now();
+        let proxies: BTreeMap<String, Registered> = registrations
+            .as_deref()
+            .map(persist::load)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|node| {
+                let r = Registered {
+                    node,
+                    sessions: 0,
+                    lost_at: Some(now),
+                };
+                (r.node.id.clone(), r)
+            })
+            .collect();
+        let nodes: Vec<Node> = proxies.values().map(|r| r.node.clone()).collect();
+        let first = Generation::new(1, Mesh::build(resources.clone(), &nodes), None);
         Arc::new(Self {
             inputs: Mutex::new(Inputs {
                 resources,
+                proxies,
                 ..Inputs::default()
             }),
             current: RwLock::new(Arc::new(first)),
             generation: watch::channel(1).0,
             dirty: Notify::new(),
+            registrations,
         })
     }
 
@@ -81,18 +136,43 @@ impl Compiler {
         self.current.read().clone()
     }
 
-    /// Connected proxies, by node id.
+    /// Registered proxies (connected, or lost and in their grace period).
     pub fn proxies(&self) -> Vec<Node> {
-        self.inputs.lock().proxies.values().cloned().collect()
+        self.inputs
+            .lock()
+            .proxies
+            .values()
+            .map(|r| r.node.clone())
+            .collect()
     }
 
     /// Rebuilds whenever the inputs change, `debounce` after the first
-    /// change of a burst. Runs until the compiler is dropped elsewhere.
+    /// change of a burst, and sweeps lost proxies past their grace. Runs
+    /// until aborted.
     pub async fn run(self: Arc<Self>, debounce: Duration) {
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            self.dirty.notified().await;
-            tokio::time::sleep(debounce).await;
-            self.rebuild();
+            tokio::select! {
+                _ = self.dirty.notified() => {
+                    tokio::time::sleep(debounce).await;
+                    self.rebuild();
+                }
+                _ = sweep.tick() => self.sweep(Instant::now()),
+            }
+        }
+    }
+
+    /// Forgets proxies lost longer than [`LOST_GRACE`] before `now`.
+    pub fn sweep(&self, now: Instant) {
+        let mut inputs = self.inputs.lock();
+        let before = inputs.proxies.len();
+        inputs
+            .proxies
+            .retain(|_, r| r.lost_at.is_none_or(|t| now.duration_since(t) < LOST_GRACE));
+        if inputs.proxies.len() != before {
+            inputs.changes += 1;
+            self.dirty.notify_one();
         }
     }
 
@@ -104,9 +184,14 @@ impl Compiler {
             if inputs.changes == inputs.built {
                 return;
             }
-            let proxies: Vec<Node> = inputs.proxies.values().cloned().collect();
+            let proxies: Vec<Node> = inputs.proxies.values().map(|r| r.node.clone()).collect();
             (inputs.resources.clone(), proxies, inputs.changes)
         };
+        if let Some(file) = &self.registrations
+            && let Err(e) = persist::save(file, &proxies)
+        {
+            tracing::warn!(file = %file.display(), "cannot keep proxy registrations: {e}; a restart relearns them as proxies reconnect");
+        }
         let prev = self.current();
         let started = std::time::Instant::now();
         let next = Generation::new(
@@ -156,13 +241,34 @@ impl Views for Compiler {
 
     fn proxy_connected(&self, node: &Node) {
         self.changed(|i| {
-            i.proxies.insert(node.id.clone(), node.clone());
+            let r = i
+                .proxies
+                .entry(node.id.clone())
+                .or_insert_with(|| Registered {
+                    node: node.clone(),
+                    sessions: 0,
+                    lost_at: None,
+                });
+            r.node = node.clone();
+            r.sessions += 1;
+            r.lost_at = None;
         });
     }
 
-    fn proxy_disconnected(&self, node: &Node) {
+    fn proxy_disconnected(&self, node: &Node, left: bool) {
         self.changed(|i| {
-            i.proxies.remove(&node.id);
+            let Some(r) = i.proxies.get_mut(&node.id) else {
+                return;
+            };
+            r.sessions = r.sessions.saturating_sub(1);
+            if r.sessions > 0 {
+                return;
+            }
+            if left {
+                i.proxies.remove(&node.id);
+            } else {
+                r.lost_at = Some(Instant::now());
+            }
         });
     }
 }

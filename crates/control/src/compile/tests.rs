@@ -245,7 +245,7 @@ fn one_endpoint_change_reuses_everything_else_and_says_what_changed() {
     let c = compiler(MESH);
     let page = connect_bookinfo(&c);
     let before = c.view(&page);
-    c.proxy_disconnected(&node("reviews-v2-2", "default", &[], "198.18.0.5"));
+    c.proxy_disconnected(&node("reviews-v2-2", "default", &[], "198.18.0.5"), true);
     c.rebuild();
     let after = c.view(&page);
     assert_ne!(before.version, after.version);
@@ -297,4 +297,79 @@ async fn bursts_of_changes_become_one_generation() {
     assert_eq!(c.proxies().len(), 50);
     tokio::time::sleep(DEBOUNCE * 5).await;
     assert_eq!(*generation.borrow(), 2, "nothing more changed");
+}
+
+fn v2_endpoints(c: &Compiler, page: &Node) -> usize {
+    c.rebuild();
+    cluster(
+        &c.view(page),
+        "outbound|9080|v2|reviews.default.svc.cluster.local",
+    )
+    .endpoints
+    .len()
+}
+
+#[test]
+fn a_lost_proxy_stays_an_endpoint_through_its_grace_a_leaving_one_does_not() {
+    let c = compiler(MESH);
+    let page = connect_bookinfo(&c);
+    let (v2a, v2b) = (
+        node(
+            "reviews-v2-1",
+            "default",
+            &[("app", "reviews"), ("version", "v2")],
+            "198.18.0.4",
+        ),
+        node(
+            "reviews-v2-2",
+            "default",
+            &[("app", "reviews"), ("version", "v2")],
+            "198.18.0.5",
+        ),
+    );
+    c.proxy_disconnected(&v2a, false);
+    c.proxy_disconnected(&v2b, true);
+    assert_eq!(v2_endpoints(&c, &page), 1, "lost stays, left goes");
+
+    c.sweep(Instant::now() + LOST_GRACE / 2);
+    assert_eq!(v2_endpoints(&c, &page), 1, "still within its grace");
+    // It reconnects; its old session is noticed gone only afterwards.
+    c.proxy_connected(&v2a);
+    c.proxy_connected(&v2a);
+    c.proxy_disconnected(&v2a, false);
+    c.sweep(Instant::now() + LOST_GRACE * 2);
+    assert_eq!(
+        v2_endpoints(&c, &page),
+        1,
+        "a reconnected proxy is not swept"
+    );
+
+    c.proxy_disconnected(&v2a, false);
+    c.sweep(Instant::now() + LOST_GRACE * 2);
+    assert_eq!(v2_endpoints(&c, &page), 0, "past its grace");
+}
+
+#[test]
+fn registrations_survive_a_restart_in_their_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("registrations.bin");
+    let set = ResourceSet::from_text("m.yaml", MESH);
+    let c = Compiler::with_registrations(set.resources.clone(), file.clone());
+    let page = connect_bookinfo(&c);
+    drop(c);
+
+    // A new control plane, before any proxy reconnects.
+    let again = Compiler::with_registrations(set.resources, file);
+    assert_eq!(again.proxies().len(), 4);
+    assert_eq!(
+        v2_endpoints(&again, &page),
+        2,
+        "endpoints known before the backends reconnect"
+    );
+    again.sweep(Instant::now() + LOST_GRACE * 2);
+    assert_eq!(
+        v2_endpoints(&again, &page),
+        0,
+        "those that never came back are forgotten"
+    );
 }

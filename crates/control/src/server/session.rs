@@ -29,7 +29,16 @@ type Held = HashMap<(String, String), String>;
 enum Answer {
     Ack,
     Nack(String),
-    Gone,
+    Gone(End),
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The proxy closed its stream: it is leaving.
+    Left,
+    /// An error, a reset, a timeout, or our own shutdown.
+    Lost,
 }
 
 pub(super) async fn run(
@@ -43,13 +52,13 @@ pub(super) async fn run(
     registry.connected(&node);
     views.proxy_connected(&node);
     tracing::info!(node = %node.id, workload = %node.workload, namespace = %node.namespace, "proxy connected");
-    tokio::select! {
-        _ = serve(&node, &mut requests, &tx, &*views, &registry) => {}
-        _ = closing.wait_for(|c| *c) => {}
-    }
-    views.proxy_disconnected(&node);
+    let end = tokio::select! {
+        end = serve(&node, &mut requests, &tx, &*views, &registry) => end,
+        _ = closing.wait_for(|c| *c) => End::Lost,
+    };
+    views.proxy_disconnected(&node, end == End::Left);
     registry.disconnected(&node.id);
-    tracing::info!(node = %node.id, "proxy disconnected");
+    tracing::info!(node = %node.id, ?end, "proxy disconnected");
 }
 
 async fn serve(
@@ -58,7 +67,7 @@ async fn serve(
     tx: &Tx,
     views: &dyn Views,
     registry: &Registry,
-) {
+) -> End {
     let mut generation = views.generation();
     let mut held: Held = HashMap::new();
     // The version of the view the proxy ACKed last.
@@ -73,7 +82,7 @@ async fn serve(
             if let Some(resp) = response(&view, &held, held_version.as_deref(), first, &mut nonce) {
                 registry.sent(&node.id, &view.version);
                 if tx.send(Ok(resp)).await.is_err() {
-                    return;
+                    return End::Lost;
                 }
                 match answer(requests, nonce).await {
                     Answer::Ack => {
@@ -92,18 +101,19 @@ async fn serve(
                         nacked_at = Some(current);
                         registry.nacked(&node.id, &reason);
                     }
-                    Answer::Gone => return,
+                    Answer::Gone(end) => return end,
                 }
                 // Something may have changed while we waited.
                 continue;
             }
         }
         tokio::select! {
-            changed = generation.changed() => if changed.is_err() { return },
+            changed = generation.changed() => if changed.is_err() { return End::Lost },
             msg = requests.message() => match msg {
                 // Unsolicited requests (a late ACK) change nothing.
                 Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return,
+                Ok(None) => return End::Left,
+                Err(_) => return End::Lost,
             },
         }
     }
@@ -180,13 +190,14 @@ async fn answer(requests: &mut Streaming<ConfigRequest>, nonce: u64) -> Answer {
                 }
                 // An answer to an older response: keep waiting.
                 Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return Answer::Gone,
+                Ok(None) => return Answer::Gone(End::Left),
+                Err(_) => return Answer::Gone(End::Lost),
             }
         }
     };
     tokio::time::timeout(ACK_TIMEOUT, wait)
         .await
-        .unwrap_or(Answer::Gone)
+        .unwrap_or(Answer::Gone(End::Lost))
 }
 
 #[cfg(test)]

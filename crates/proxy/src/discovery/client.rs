@@ -21,6 +21,8 @@ use crate::state::ProxyState;
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a draining proxy waits for the control plane to see it leave.
+const GOODBYE_WAIT: Duration = Duration::from_millis(500);
 
 /// What `/config_dump` says about the control plane connection.
 #[derive(Debug, Default)]
@@ -68,14 +70,31 @@ pub async fn run(
         s.node_id = node.id.clone();
     }
     let mut failures = 0u32;
-    let signaled = shutdown.signaled();
-    tokio::pin!(signaled);
+    // Draining: the session closes its stream so the control plane knows
+    // this proxy is leaving (rather than lost), then the task ends.
+    let (leave, mut leaving) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let release = shutdown.signaled().await;
+        leave.send_replace(true);
+        // Hold the drain until the goodbye has had its moment.
+        tokio::time::sleep(GOODBYE_WAIT).await;
+        drop(release);
+    });
     loop {
         let mut applied_any = false;
-        let result = tokio::select! {
-            r = session(&address, &node, &sources, &state, &status, &mut applied_any) => r,
-            _ = &mut signaled => return,
-        };
+        let result = session(
+            &address,
+            &node,
+            &sources,
+            &state,
+            &status,
+            &mut applied_any,
+            leaving.clone(),
+        )
+        .await;
+        if *leaving.borrow() {
+            return;
+        }
         let err = result.err().unwrap_or(SessionError::Closed);
         {
             let mut s = status.0.lock();
@@ -91,9 +110,15 @@ pub async fn run(
         tracing::warn!(control_plane = %address, retry_in = ?delay, "{err}; serving the last good config");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = &mut signaled => return,
+            () = until_leaving(&mut leaving) => return,
         }
     }
+}
+
+/// Resolves once the proxy starts draining.
+async fn until_leaving(leaving: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; drop it here.
+    let _ = leaving.wait_for(|l| *l).await.map(|_| ());
 }
 
 /// Full jitter over an exponential ceiling: reconnecting proxies spread
@@ -105,6 +130,7 @@ fn backoff(failures: u32) -> Duration {
     ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn session(
     address: &str,
     node: &Node,
@@ -112,6 +138,7 @@ async fn session(
     state: &ProxyState,
     status: &Status,
     applied_any: &mut bool,
+    mut leaving: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), SessionError> {
     let channel = Endpoint::from_shared(format!("http://{address}"))?
         .connect_timeout(CONNECT_TIMEOUT)
@@ -133,7 +160,23 @@ async fn session(
         s.last_error = None;
     }
     tracing::info!(control_plane = %address, node = %node.id, "connected to the control plane");
-    while let Some(resp) = responses.message().await? {
+    loop {
+        let resp = tokio::select! {
+            r = responses.message() => match r? {
+                Some(resp) => resp,
+                None => return Ok(()),
+            },
+            () = until_leaving(&mut leaving) => {
+                // Close our side (END_STREAM), then give the control plane
+                // a moment to close its own.
+                drop(tx);
+                let _ = tokio::time::timeout(GOODBYE_WAIT, async {
+                    while let Ok(Some(_)) = responses.message().await {}
+                })
+                .await;
+                return Ok(());
+            }
+        };
         let reply = match apply(sources, &resp) {
             Ok(count) => {
                 *applied_any = true;
@@ -160,7 +203,6 @@ async fn session(
         };
         tx.send(reply).await.map_err(|_| SessionError::Closed)?;
     }
-    Ok(())
 }
 
 /// Applies one response whole; returns the number of pushed resources now

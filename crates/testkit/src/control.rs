@@ -1,0 +1,86 @@
+//! Running the real `weft control` as a child process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `weft control` child; killed (SIGKILL) when dropped.
+pub struct ControlProcess {
+    child: Child,
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl ControlProcess {
+    /// Starts `weft control` on `files`, keeping applied resources in
+    /// `state_dir`, with the config stream on `grpc` (port 0 for any) and
+    /// the API on any port. Returns once both are bound.
+    pub fn spawn(weft: &Path, files: &[&Path], state_dir: &Path, grpc: SocketAddr) -> Self {
+        let bound = state_dir.join(format!("bound-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&bound);
+        std::fs::create_dir_all(state_dir).unwrap();
+        let log = state_dir.join("control.log");
+        let mut cmd = Command::new(weft);
+        cmd.arg("control");
+        for f in files {
+            cmd.arg("-f").arg(f);
+        }
+        cmd.arg("--state-dir")
+            .arg(state_dir)
+            .arg("--grpc-address")
+            .arg(grpc.to_string())
+            .arg("--http-address")
+            .arg("127.0.0.1:0")
+            .arg("--bound-addresses-file")
+            .arg(&bound)
+            .env("WEFT_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", weft.display()));
+        let deadline = Instant::now() + crate::PATIENCE;
+        let addrs: serde_json::Value = loop {
+            if let Ok(text) = std::fs::read_to_string(&bound) {
+                break serde_json::from_str(&text).unwrap();
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "weft control exited early with {status}:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "weft control did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let addr = |k: &str| addrs[k].as_str().unwrap().parse().unwrap();
+        Self {
+            child,
+            grpc: addr("grpc"),
+            http: addr("http"),
+            log,
+        }
+    }
+
+    /// SIGKILL: no drain, no goodbye; sockets are reset by the kernel.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ControlProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
