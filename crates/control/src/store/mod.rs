@@ -7,7 +7,7 @@
 mod applied;
 mod files;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -35,6 +35,17 @@ struct Inner {
     /// Connected workloads, so analysis does not call a selector empty
     /// when a running proxy matches it.
     running: Vec<weft_api::analyze::Workload>,
+    /// Each text of the last candidate set, parsed, by name and content
+    /// hash: a change re-parses only the texts that changed.
+    parsed: HashMap<(String, u64), Arc<Parsed>>,
+    /// Texts parsed so far (the cache's misses), for tests and logs.
+    parses: u64,
+}
+
+/// One text's resources and findings, before the set-wide checks.
+struct Parsed {
+    resources: Vec<weft_api::Resource>,
+    findings: Vec<Finding>,
 }
 
 /// What `GET /api/v1/config` says.
@@ -98,6 +109,8 @@ impl Store {
                 status: ConfigStatus::default(),
                 file_owners: BTreeMap::new(),
                 running: Vec::new(),
+                parsed: HashMap::new(),
+                parses: 0,
             }),
         });
         {
@@ -110,6 +123,12 @@ impl Store {
             }
         }
         Ok(store)
+    }
+
+    /// How many texts were parsed so far: a change costs only the texts
+    /// that changed.
+    pub fn parses(&self) -> u64 {
+        self.inner.lock().parses
     }
 
     pub fn status(&self) -> ConfigStatus {
@@ -265,9 +284,28 @@ impl Inner {
         if source == "files" {
             set.findings.extend(self.files.read_errors());
         }
-        for (name, text) in &texts {
-            set.add_text(name, text);
+        let mut used = HashMap::with_capacity(texts.len());
+        for (name, text) in texts {
+            let key = (name, content_hash(&text));
+            let parsed = match self.parsed.get(&key) {
+                Some(p) => p.clone(),
+                None => {
+                    self.parses += 1;
+                    let mut one = ResourceSet::builder();
+                    one.add_text(&key.0, &text);
+                    Arc::new(Parsed {
+                        resources: one.resources,
+                        findings: one.findings,
+                    })
+                }
+            };
+            set.resources.extend(parsed.resources.iter().cloned());
+            set.findings.extend(parsed.findings.iter().cloned());
+            used.insert(key, parsed);
         }
+        // Keep what this candidate used, whether or not it is accepted:
+        // the next candidate is most likely this one with one change.
+        self.parsed = used;
         set.finish();
         let mut findings = set.findings.clone();
         findings.extend(weft_api::analyze::analyze_with(&set, &self.running));
@@ -316,6 +354,13 @@ fn io_refused(e: std::io::Error) -> Refused {
             format!("cannot persist the change: {e}"),
         )],
     }
+}
+
+fn content_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 fn now() -> u64 {

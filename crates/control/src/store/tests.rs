@@ -232,3 +232,22 @@ fn deletes_remove_applied_resources_unless_that_breaks_the_set() {
         refused.findings
     );
 }
+
+#[test]
+fn a_change_parses_only_what_changed() {
+    let f = Fixture::new(&[("svc.yaml", SERVICE), ("dr.yaml", RULE)]);
+    assert_eq!(f.store.parses(), 2);
+    f.store.apply("vs.yaml", &vs("v1")).unwrap();
+    assert_eq!(f.store.parses(), 3, "only the applied text is new");
+    f.write(
+        "dr.yaml",
+        &RULE.replace("version: v1", "version: v1, tier: gold"),
+    );
+    assert!(f.store.poll_files());
+    // The edited file, and once the applied resource under the name it is
+    // kept by in the state directory.
+    assert_eq!(f.store.parses(), 5);
+    f.write("dr.yaml", RULE);
+    assert!(f.store.poll_files());
+    assert_eq!(f.store.parses(), 6, "from now on, only what changed");
+}
