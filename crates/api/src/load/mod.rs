@@ -7,6 +7,7 @@
 
 mod files;
 mod hint;
+mod support;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -203,6 +204,18 @@ impl ResourceSet {
             out: &mut self.findings,
         };
         spec.validate(&mut cx);
+        for (path, message) in support::unimplemented(kind, root) {
+            let mut f = at(
+                file,
+                root,
+                Severity::Warning,
+                "not-implemented",
+                &path,
+                message,
+            );
+            f.resource = Some(label.clone());
+            self.findings.push(f);
+        }
         self.resources.push(Resource {
             kind,
             api_version: api_version.to_string(),
@@ -340,6 +353,16 @@ fn resource_label(kind: Kind, root: &weft_yaml::Node) -> Option<String> {
         .str_at("namespace")
         .unwrap_or(crate::meta::DEFAULT_NAMESPACE);
     Some(format!("{kind} {ns}/{name}"))
+}
+
+/// Loads `text` keeping only what the kinds' own rules say: tests of a
+/// kind's validation use this, so they do not change as weft comes to act
+/// on more fields (that is tested in `load/tests.rs`).
+#[cfg(test)]
+pub(crate) fn checked(file: &str, text: &str) -> ResourceSet {
+    let mut set = ResourceSet::from_text(file, text);
+    set.findings.retain(|f| f.code != "not-implemented");
+    set
 }
 
 #[cfg(test)]

@@ -143,3 +143,73 @@ fn syntax_errors_point_at_the_line() {
     assert!(m[0].starts_with("error: test.yaml:"), "{m:?}");
     assert!(m[0].contains("not valid YAML"), "{m:?}");
 }
+
+#[test]
+fn fields_weft_does_not_act_on_are_warnings_on_their_lines() {
+    let set = load(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews }
+spec:
+  hosts: [reviews]
+  exportTo: ['.']
+  http:
+  - match:
+    - method: { prefix: GE }
+      withoutHeaders: { x-debug: {}, x-test: { exact: '1' } }
+      uri: { prefix: /api }
+    retries: { attempts: 3 }
+    timeout: 1s
+    route:
+    - destination: { host: reviews, subset: v1 }
+      headers: { request: { set: { x-a: b } } }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: allow-all }
+spec: {}
+",
+    );
+    assert_eq!(
+        messages(&set),
+        [
+            "warning: test.yaml:6: spec.exportTo: weft does not implement `exportTo` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:9: spec.http[0].match[0].method.prefix: weft does not implement `prefix` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:10: spec.http[0].match[0].withoutHeaders.x-test.exact: weft does not implement `exact` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:12: spec.http[0].retries: weft does not implement `retries` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:16: spec.http[0].route[0].headers: weft does not implement `headers` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:19: kind: weft does not act on AuthorizationPolicy resources yet: this one is checked, and otherwise ignored",
+        ]
+    );
+}
+
+#[test]
+fn what_weft_implements_draws_no_warning() {
+    let set = load(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews }
+spec:
+  hosts: [reviews]
+  gateways: [mesh]
+  http:
+  - name: jason
+    match: [{ headers: { end-user: { exact: jason } }, sourceLabels: { app: productpage }, port: 9080 }]
+    timeout: 0.5s
+    route:
+    - { destination: { host: reviews, subset: v2, port: { number: 9080 } }, weight: 50 }
+    - { destination: { host: reviews, subset: v3 }, weight: 50 }
+  tcp:
+  - route: [{ destination: { host: reviews } }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews }
+spec:
+  host: reviews
+  trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST }, connectionPool: { tcp: { connectTimeout: 2s } } }
+  subsets: [{ name: v2, labels: { version: v2 } }, { name: v3, labels: { version: v3 } }]
+",
+    );
+    assert_eq!(messages(&set), Vec::<String>::new());
+}

@@ -4,7 +4,7 @@ use crate::ResourceSet;
 
 /// Loads `yaml` as the file `gw.yaml`.
 pub(crate) fn load(yaml: &str) -> ResourceSet {
-    ResourceSet::from_text("gw.yaml", yaml)
+    crate::load::checked("gw.yaml", yaml)
 }
 
 /// Every finding as `severity: file:line: path: message`.

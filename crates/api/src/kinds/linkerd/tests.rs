@@ -1,7 +1,7 @@
-use crate::{ResourceSet, Spec};
+use crate::Spec;
 
 fn findings(yaml: &str) -> Vec<String> {
-    let set = ResourceSet::from_text("sp.yaml", yaml);
+    let set = crate::load::checked("sp.yaml", yaml);
     set.findings
         .iter()
         .map(|f| format!("{}: {f}", f.severity))
@@ -20,7 +20,7 @@ fn reference_examples_load_clean() {
     // The talks' profile (as `linkerd profile` writes it, with
     // `creationTimestamp: null`) and the Linkerd service profile reference
     // and retries docs' examples.
-    let set = ResourceSet::from_text(
+    let set = crate::load::checked(
         "sp.yaml",
         "apiVersion: linkerd.io/v1alpha2
 kind: ServiceProfile

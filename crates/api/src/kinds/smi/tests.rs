@@ -1,7 +1,7 @@
-use crate::{ResourceSet, Spec};
+use crate::Spec;
 
 fn findings(yaml: &str) -> Vec<String> {
-    let set = ResourceSet::from_text("ts.yaml", yaml);
+    let set = crate::load::checked("ts.yaml", yaml);
     set.findings
         .iter()
         .map(|f| format!("{}: {f}", f.severity))
@@ -19,7 +19,7 @@ fn split(spec: &str) -> String {
 fn every_version_loads_with_its_weights() {
     // The booksapp split (v1alpha1 quantities), the talks' canary and the
     // SMI spec's A/B example (v1alpha4 integers, `matches`).
-    let set = ResourceSet::from_text(
+    let set = crate::load::checked(
         "ts.yaml",
         "apiVersion: split.smi-spec.io/v1alpha1
 kind: TrafficSplit

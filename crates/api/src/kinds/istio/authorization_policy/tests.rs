@@ -1,10 +1,10 @@
-use crate::{Kind, ResourceSet, Spec};
+use crate::{Kind, Spec};
 
 use super::Action;
 
 /// Each finding as `severity: file:line: path: message`.
 fn findings(yaml: &str) -> Vec<String> {
-    let set = ResourceSet::from_text("ap.yaml", yaml);
+    let set = crate::load::checked("ap.yaml", yaml);
     set.findings
         .iter()
         .map(|f| format!("{}: {f}", f.severity))
@@ -19,7 +19,7 @@ fn policy(spec: &str) -> String {
 }
 
 fn codes(yaml: &str) -> Vec<String> {
-    ResourceSet::from_text("ap.yaml", yaml)
+    crate::load::checked("ap.yaml", yaml)
         .findings
         .iter()
         .map(|f| f.code.to_string())
@@ -32,7 +32,7 @@ fn reference_examples_load_clean() {
     // `authorization_policy.proto`, the CUSTOM one included) and of the
     // RequestAuthentication reference, plus a waypoint policy using the
     // newer fields.
-    let set = ResourceSet::from_text("ap.yaml", include_str!("reference-examples.yaml"));
+    let set = crate::load::checked("ap.yaml", include_str!("reference-examples.yaml"));
     let m: Vec<String> = set
         .findings
         .iter()

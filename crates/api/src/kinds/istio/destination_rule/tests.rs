@@ -2,7 +2,7 @@ use crate::kinds::Spec;
 use crate::{ResourceSet, Severity};
 
 fn load(yaml: &str) -> ResourceSet {
-    ResourceSet::from_text("dr.yaml", yaml)
+    crate::load::checked("dr.yaml", yaml)
 }
 
 fn messages(set: &ResourceSet) -> Vec<String> {

@@ -1,9 +1,9 @@
-use crate::{ResourceSet, Spec};
+use crate::Spec;
 
 use super::{MutualTls, MutualTlsMode};
 
 fn findings(yaml: &str) -> Vec<String> {
-    let set = ResourceSet::from_text("pa.yaml", yaml);
+    let set = crate::load::checked("pa.yaml", yaml);
     set.findings
         .iter()
         .map(|f| format!("{}: {f}", f.severity))
@@ -21,7 +21,7 @@ fn policy(spec: &str) -> String {
 fn reference_examples_load_clean() {
     // The examples of the PeerAuthentication reference (istio/api
     // `peer_authentication.proto`).
-    let set = ResourceSet::from_text(
+    let set = crate::load::checked(
         "pa.yaml",
         "apiVersion: security.istio.io/v1beta1
 kind: PeerAuthentication

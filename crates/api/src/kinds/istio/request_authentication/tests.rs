@@ -1,7 +1,7 @@
-use crate::{ResourceSet, Spec};
+use crate::Spec;
 
 fn findings(yaml: &str) -> Vec<String> {
-    let set = ResourceSet::from_text("ra.yaml", yaml);
+    let set = crate::load::checked("ra.yaml", yaml);
     set.findings
         .iter()
         .map(|f| format!("{}: {f}", f.severity))
@@ -19,7 +19,7 @@ fn policy(spec: &str) -> String {
 fn reference_examples_load_clean() {
     // The RequestAuthentication and JWTRule references' examples (istio/api
     // `request_authentication.proto`, `jwt.proto`).
-    let set = ResourceSet::from_text(
+    let set = crate::load::checked(
         "ra.yaml",
         r#"apiVersion: security.istio.io/v1
 kind: RequestAuthentication

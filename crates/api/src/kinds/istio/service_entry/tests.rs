@@ -2,7 +2,7 @@ use crate::ResourceSet;
 use crate::kinds::Spec;
 
 fn load(yaml: &str) -> ResourceSet {
-    ResourceSet::from_text("se.yaml", yaml)
+    crate::load::checked("se.yaml", yaml)
 }
 
 fn messages(set: &ResourceSet) -> Vec<String> {

@@ -2,7 +2,7 @@ use crate::ResourceSet;
 use crate::kinds::Spec;
 
 fn load(yaml: &str) -> ResourceSet {
-    ResourceSet::from_text("sc.yaml", yaml)
+    crate::load::checked("sc.yaml", yaml)
 }
 
 fn messages(set: &ResourceSet) -> Vec<String> {

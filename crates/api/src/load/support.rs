@@ -1,0 +1,215 @@
+//! What weft acts on today, so a resource that asks for more is told so:
+//! "never drop a field silently". A field outside these lists loads and is
+//! checked, and gets a warning on its line that weft ignores it.
+//!
+//! The lists follow the control plane's compiler (`weft-control`'s
+//! `compile/`); grow them as it grows.
+
+use weft_yaml::{Entry, FieldPath, Node, Scalar, Segment};
+
+use crate::kinds::Kind;
+
+/// Path patterns: `[]` for any index, `*` for any map key. A pattern
+/// covers its whole subtree, unless it ends in `!`: then only the node
+/// itself (`withoutHeaders.*!`: a header name with an empty match).
+fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        Kind::VirtualService => &[
+            "spec.hosts",
+            "spec.gateways",
+            "spec.http[].name",
+            "spec.http[].match[].name",
+            "spec.http[].match[].uri",
+            "spec.http[].match[].method.exact",
+            "spec.http[].match[].headers",
+            "spec.http[].match[].withoutHeaders.*!",
+            "spec.http[].match[].port",
+            "spec.http[].match[].sourceLabels",
+            "spec.http[].match[].sourceNamespace",
+            "spec.http[].match[].gateways",
+            "spec.http[].route[].destination",
+            "spec.http[].route[].weight",
+            "spec.http[].timeout",
+            "spec.tcp[].match[].port",
+            "spec.tcp[].match[].sourceLabels",
+            "spec.tcp[].match[].sourceNamespace",
+            "spec.tcp[].match[].gateways",
+            "spec.tcp[].route[].destination",
+        ],
+        Kind::DestinationRule => &[
+            "spec.host",
+            "spec.subsets[].name",
+            "spec.subsets[].labels",
+            "spec.trafficPolicy.loadBalancer.simple",
+            "spec.trafficPolicy.connectionPool.tcp.connectTimeout",
+            "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy",
+            "spec.trafficPolicy.connectionPool.http.useClientProtocol",
+            "spec.trafficPolicy.portLevelSettings[].port",
+            "spec.trafficPolicy.portLevelSettings[].loadBalancer.simple",
+            "spec.trafficPolicy.portLevelSettings[].connectionPool.tcp.connectTimeout",
+            "spec.subsets[].trafficPolicy.loadBalancer.simple",
+            "spec.subsets[].trafficPolicy.connectionPool.tcp.connectTimeout",
+            "spec.subsets[].trafficPolicy.connectionPool.http.h2UpgradePolicy",
+            "spec.subsets[].trafficPolicy.connectionPool.http.useClientProtocol",
+            "spec.subsets[].trafficPolicy.portLevelSettings[].port",
+            "spec.subsets[].trafficPolicy.portLevelSettings[].loadBalancer.simple",
+            "spec.subsets[].trafficPolicy.portLevelSettings[].connectionPool.tcp.connectTimeout",
+        ],
+        Kind::ServiceEntry => &[
+            "spec.hosts",
+            "spec.addresses",
+            "spec.ports",
+            "spec.location",
+            "spec.resolution",
+            "spec.endpoints[].address",
+            "spec.endpoints[].ports",
+            "spec.endpoints[].labels",
+            "spec.endpoints[].serviceAccount",
+            "spec.workloadSelector",
+        ],
+        Kind::WorkloadEntry => &[
+            "spec.address",
+            "spec.ports",
+            "spec.labels",
+            "spec.serviceAccount",
+        ],
+        Kind::Sidecar => &["spec.workloadSelector", "spec.egress[].hosts"],
+        // Everything a control plane reads of them; `weft up` runs them.
+        Kind::Service | Kind::ServiceAccount | Kind::Pod | Kind::Deployment | Kind::Workload => {
+            return None;
+        }
+        _ => &[],
+    })
+}
+
+/// Warnings for what `root` (a resource of `kind`) asks of weft that weft
+/// does not do yet, as (field path, message).
+pub(super) fn unimplemented(kind: Kind, root: &Node) -> Vec<(String, String)> {
+    let Some(patterns) = implemented(kind) else {
+        return Vec::new();
+    };
+    if patterns.is_empty() {
+        return vec![(
+            "kind".into(),
+            format!(
+                "weft does not act on {kind} resources yet: this one is checked, and otherwise ignored"
+            ),
+        )];
+    }
+    let patterns: Vec<Vec<&str>> = patterns.iter().map(|p| split(p)).collect();
+    let mut out = Vec::new();
+    root.walk(&mut |path, entry| {
+        let segs = pattern_segments(path);
+        if !matches!(segs.first().copied(), Some("spec")) || segs.len() < 2 {
+            return segs.first().copied() == Some("spec");
+        }
+        match coverage(&patterns, &segs) {
+            Coverage::Whole => false,
+            Coverage::Partly => true,
+            Coverage::None => {
+                if !is_empty(entry) {
+                    let name = path.last_key().unwrap_or_default();
+                    out.push((path.to_string(), format!("weft does not implement `{name}` here yet: it is checked, and otherwise ignored")));
+                }
+                false
+            }
+        }
+    });
+    out.extend(values(kind, root));
+    out
+}
+
+/// Values weft does not act on, where the field itself is implemented.
+fn values(kind: Kind, root: &Node) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if kind == Kind::ServiceEntry
+        && let Some(r) = root.get(&FieldPath::parse("spec.resolution"))
+        && let weft_yaml::NodeKind::Scalar(Scalar::Str(v)) = &r.kind
+        && v != "STATIC"
+    {
+        out.push((
+            "spec.resolution".into(),
+            format!("weft sends ServiceEntry traffic to the IP addresses of its endpoints (STATIC); `{v}` resolution is not implemented yet"),
+        ));
+    }
+    if kind == Kind::VirtualService
+        && let Some(gws) = root.get(&FieldPath::parse("spec.gateways"))
+        && let weft_yaml::NodeKind::Seq(items) = &gws.kind
+        && items
+            .iter()
+            .any(|g| !matches!(&g.kind, weft_yaml::NodeKind::Scalar(Scalar::Str(s)) if s == "mesh"))
+    {
+        out.push((
+            "spec.gateways".into(),
+            "weft has no ingress gateway yet: rules bound to a Gateway are not served (those bound to `mesh` are)".into(),
+        ));
+    }
+    out
+}
+
+enum Coverage {
+    /// A pattern covers this node and all below it.
+    Whole,
+    /// Some pattern covers something below it.
+    Partly,
+    None,
+}
+
+fn coverage(patterns: &[Vec<&str>], path: &[&str]) -> Coverage {
+    let mut partly = false;
+    for p in patterns {
+        let exact_only = p.last().is_some_and(|s| s.ends_with('!'));
+        let p: Vec<&str> = p.iter().map(|s| s.trim_end_matches('!')).collect();
+        let common = p.len().min(path.len());
+        if !(0..common).all(|i| p[i] == "*" || p[i] == path[i]) {
+            continue;
+        }
+        if path.len() > p.len() && exact_only {
+            continue;
+        }
+        if path.len() == p.len() && exact_only {
+            // The node is fine; what is under it is judged on its own.
+            partly = true;
+        } else if path.len() >= p.len() {
+            return Coverage::Whole;
+        } else {
+            partly = true;
+        }
+    }
+    if partly {
+        Coverage::Partly
+    } else {
+        Coverage::None
+    }
+}
+
+fn split(pattern: &str) -> Vec<&str> {
+    pattern
+        .split('.')
+        .flat_map(|s| match s.strip_suffix("[]") {
+            Some(k) => vec![k, "[]"],
+            None => vec![s],
+        })
+        .collect()
+}
+
+/// `spec.http[2].route` → `["spec", "http", "[]", "route"]`.
+fn pattern_segments(path: &FieldPath) -> Vec<&str> {
+    path.segments()
+        .iter()
+        .map(|s| match s {
+            Segment::Key(k) => k.as_str(),
+            Segment::Index(_) => "[]",
+        })
+        .collect()
+}
+
+/// A field written with nothing in it (`exportTo: []`) asks for nothing.
+fn is_empty(entry: &Entry) -> bool {
+    match &entry.value.kind {
+        weft_yaml::NodeKind::Scalar(Scalar::Null) => true,
+        weft_yaml::NodeKind::Seq(items) => items.is_empty(),
+        weft_yaml::NodeKind::Map(entries) => entries.is_empty(),
+        weft_yaml::NodeKind::Scalar(_) => false,
+    }
+}
