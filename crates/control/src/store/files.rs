@@ -6,6 +6,8 @@ use std::time::SystemTime;
 
 use weft_api::{Finding, Severity};
 
+use super::source::Source;
+
 /// Changes when a file does: its size and modification time (nanosecond
 /// precision on the filesystems we run on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +37,7 @@ impl Files {
 
     /// Re-reads files that changed, appeared or went away; returns whether
     /// anything did. Cost: one `stat` per file, a read per changed file.
-    pub(super) fn refresh(&mut self) -> bool {
+    fn refresh(&mut self) -> bool {
         let (files, mut errors) = weft_api::load::config_files(&self.paths);
         let mut changed = files.len() != self.latest.len() || errors != self.errors;
         let mut next = BTreeMap::new();
@@ -71,9 +73,32 @@ impl Files {
         self.errors = errors;
         changed
     }
+}
 
-    /// The latest texts are now the good ones.
-    pub(super) fn accept(&mut self) {
+impl Source for Files {
+    fn name(&self) -> &'static str {
+        "files"
+    }
+
+    fn poll(&mut self) -> bool {
+        self.refresh()
+    }
+
+    fn texts(&self, latest: bool) -> Vec<(String, String)> {
+        if latest {
+            self.latest
+                .iter()
+                .map(|(p, (_, t))| (p.display().to_string(), t.clone()))
+                .collect()
+        } else {
+            self.good
+                .iter()
+                .map(|(p, t)| (p.display().to_string(), t.clone()))
+                .collect()
+        }
+    }
+
+    fn accept(&mut self) {
         self.good = self
             .latest
             .iter()
@@ -81,26 +106,11 @@ impl Files {
             .collect();
     }
 
-    pub(super) fn latest_texts(&self) -> Vec<(String, String)> {
-        self.latest
-            .iter()
-            .map(|(p, (_, t))| (p.display().to_string(), t.clone()))
-            .collect()
-    }
-
-    pub(super) fn good_texts(&self) -> Vec<(String, String)> {
-        self.good
-            .iter()
-            .map(|(p, t)| (p.display().to_string(), t.clone()))
-            .collect()
-    }
-
-    /// The files in the set in force.
-    pub(super) fn names(&self) -> Vec<String> {
+    fn names(&self) -> Vec<String> {
         self.good.keys().map(|p| p.display().to_string()).collect()
     }
 
-    pub(super) fn read_errors(&self) -> Vec<Finding> {
+    fn errors(&self) -> Vec<Finding> {
         self.errors.clone()
     }
 }

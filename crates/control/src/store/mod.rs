@@ -6,6 +6,7 @@
 
 mod applied;
 mod files;
+pub mod source;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use weft_api::{Finding, ResourceKey, ResourceSet, Severity};
 use crate::compile::Compiler;
 use applied::Applied;
 use files::Files;
+use source::Source;
 
 /// The accepted config, and its sources.
 pub struct Store {
@@ -27,7 +29,8 @@ pub struct Store {
 }
 
 struct Inner {
-    files: Files,
+    /// Watched sources (files; a Kubernetes source joins them later).
+    sources: Vec<Box<dyn Source>>,
     applied: Applied,
     status: ConfigStatus,
     /// Which watched file defines each resource of the set in force.
@@ -55,7 +58,7 @@ pub struct ConfigStatus {
     pub resources: usize,
     /// How many came from `weft apply`.
     pub applied: usize,
-    /// Files watched.
+    /// Texts in force from watched sources (files).
     pub files: Vec<String>,
     /// Warnings and notes about the set in force.
     pub findings: Vec<Finding>,
@@ -104,7 +107,7 @@ impl Store {
         let store = Arc::new(Self {
             compiler,
             inner: Mutex::new(Inner {
-                files: Files::new(paths),
+                sources: vec![Box::new(Files::new(paths))],
                 applied,
                 status: ConfigStatus::default(),
                 file_owners: BTreeMap::new(),
@@ -115,10 +118,10 @@ impl Store {
         });
         {
             let mut inner = store.inner.lock();
-            inner.files.refresh();
+            inner.poll_sources();
             let texts = inner.candidate(Latest::Files, None, None);
             if let Ok((set, findings)) = inner.evaluate("files", texts) {
-                inner.files.accept();
+                inner.accept_sources();
                 store.commit(&mut inner, set, findings.clone());
             }
         }
@@ -138,13 +141,13 @@ impl Store {
     /// Re-reads watched files that changed; returns whether any had.
     pub fn poll_files(&self) -> bool {
         let mut inner = self.inner.lock();
-        if !inner.files.refresh() {
+        if !inner.poll_sources() {
             return false;
         }
         inner.running = self.running();
         let texts = inner.candidate(Latest::Files, None, None);
         if let Ok((set, findings)) = inner.evaluate("files", texts) {
-            inner.files.accept();
+            inner.accept_sources();
             self.commit(&mut inner, set, findings);
         }
         true
@@ -227,7 +230,7 @@ impl Store {
     /// Puts a validated set in force.
     fn commit(&self, inner: &mut Inner, set: ResourceSet, findings: Vec<Finding>) {
         tracing::info!(resources = set.resources.len(), "config accepted");
-        let watched = inner.files.names();
+        let watched: Vec<String> = inner.sources.iter().flat_map(|s| s.names()).collect();
         inner.file_owners = set
             .resources
             .iter()
@@ -243,10 +246,10 @@ impl Store {
     }
 }
 
-/// Which file texts a candidate set takes.
+/// Which source texts a candidate set takes.
 #[derive(Clone, Copy)]
 enum Latest {
-    /// As last read: a file change is being considered.
+    /// As last read: a change of a watched source is being considered.
     Files,
     /// As last accepted: an API change is being considered.
     Good,
@@ -255,6 +258,20 @@ enum Latest {
 // === impl Inner ===
 
 impl Inner {
+    /// Polls every watched source; whether any changed.
+    fn poll_sources(&mut self) -> bool {
+        // Every source is polled, even after one reports a change.
+        self.sources
+            .iter_mut()
+            .fold(false, |changed, s| s.poll() | changed)
+    }
+
+    fn accept_sources(&mut self) {
+        for s in &mut self.sources {
+            s.accept();
+        }
+    }
+
     /// Every text of a candidate set: the files, the applied resources
     /// except `replace`d ones, then the `new` text (whole, so findings
     /// point at its own lines).
@@ -264,10 +281,9 @@ impl Inner {
         replace: Option<&[ResourceKey]>,
         new: Option<(&str, &str)>,
     ) -> Vec<(String, String)> {
-        let mut texts = match files {
-            Latest::Files => self.files.latest_texts(),
-            Latest::Good => self.files.good_texts(),
-        };
+        let latest = matches!(files, Latest::Files);
+        let mut texts: Vec<(String, String)> =
+            self.sources.iter().flat_map(|s| s.texts(latest)).collect();
         texts.extend(self.applied.texts(replace.unwrap_or_default()));
         texts.extend(new.map(|(n, t)| (n.to_string(), t.to_string())));
         texts
@@ -282,7 +298,8 @@ impl Inner {
     ) -> Result<(ResourceSet, Vec<Finding>), Refused> {
         let mut set = ResourceSet::builder();
         if source == "files" {
-            set.findings.extend(self.files.read_errors());
+            set.findings
+                .extend(self.sources.iter().flat_map(|s| s.errors()));
         }
         let mut used = HashMap::with_capacity(texts.len());
         for (name, text) in texts {
