@@ -111,11 +111,20 @@ fn destination(
     let Some(subset) = &dest.subset else {
         return;
     };
+    // The rules for this exact host, then wildcard ones that cover it.
     let rules: Vec<&Resource> = index
         .destination_rules
-        .iter()
-        .filter(|(h, _)| host::matches(h, &fq))
-        .flat_map(|(_, rs)| rs.iter().copied())
+        .get(&fq)
+        .into_iter()
+        .flatten()
+        .copied()
+        .chain(
+            index
+                .destination_rules
+                .iter()
+                .filter(|(h, _)| h.starts_with('*') && host::matches(h, &fq))
+                .flat_map(|(_, rs)| rs.iter().copied()),
+        )
         .collect();
     let defined: Vec<&str> = rules
         .iter()

@@ -37,6 +37,7 @@ pub fn analyze_with(set: &ResourceSet, running: &[Workload]) -> Vec<Finding> {
     index
         .workloads
         .extend(running.iter().map(|(ns, labels)| (ns.as_str(), labels)));
+    index.index_labels();
     let mut out = Vec::new();
     hosts::check(&index, &mut out);
     selectors::check(&index, &mut out);
@@ -59,6 +60,9 @@ pub(crate) struct Index<'a> {
     /// Labels of every workload (pod, Deployment template, weft Workload,
     /// WorkloadEntry), by namespace.
     pub workloads: Vec<(&'a str, &'a BTreeMap<String, String>)>,
+    /// (label key, value) → indexes into `workloads`: a selector is checked
+    /// against the workloads carrying its first label, not all of them.
+    pub by_label: HashMap<(&'a str, &'a str), Vec<usize>>,
 }
 
 // === impl Index ===
@@ -72,6 +76,7 @@ impl<'a> Index<'a> {
             destination_rules: HashMap::new(),
             gateways: HashSet::new(),
             workloads: Vec::new(),
+            by_label: HashMap::new(),
         };
         for r in resources {
             let ns = r.namespace();
@@ -106,6 +111,19 @@ impl<'a> Index<'a> {
             }
         }
         index
+    }
+
+    fn index_labels(&mut self) {
+        let mut by_label: HashMap<(&'a str, &'a str), Vec<usize>> = HashMap::new();
+        for (i, (_, labels)) in self.workloads.iter().enumerate() {
+            for (k, v) in labels.iter() {
+                by_label
+                    .entry((k.as_str(), v.as_str()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        self.by_label = by_label;
     }
 
     /// Whether some service backs `fqdn`.

@@ -68,8 +68,16 @@ fn selects_any(index: &Index<'_>, r: &Resource, labels: &BTreeMap<String, String
     // Istio: a Gateway selects gateway pods in any namespace; a policy in
     // the root namespace applies mesh-wide.
     let any_ns = r.namespace() == ROOT_NAMESPACE || matches!(r.spec, Spec::Gateway(_));
-    index.workloads.iter().any(|(ns, wl)| {
-        (any_ns || *ns == r.namespace()) && labels.iter().all(|(k, v)| wl.get(k) == Some(v))
+    // Only workloads carrying the selector's first label can match.
+    let Some((k, v)) = labels.iter().next() else {
+        return true;
+    };
+    let Some(candidates) = index.by_label.get(&(k.as_str(), v.as_str())) else {
+        return false;
+    };
+    candidates.iter().any(|&i| {
+        let (ns, wl) = index.workloads[i];
+        (any_ns || ns == r.namespace()) && labels.iter().all(|(k, v)| wl.get(k) == Some(v))
     })
 }
 

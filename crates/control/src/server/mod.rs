@@ -22,6 +22,10 @@ use crate::views::Views;
 pub struct ConfigServer {
     views: Arc<dyn Views>,
     registry: Arc<Registry>,
+    /// Full states being sent at once: each is the proxy's whole view
+    /// (megabytes at ten thousand services), built and encoded per proxy,
+    /// so a thousand proxies reconnecting together must queue for them.
+    full_states: Arc<tokio::sync::Semaphore>,
     /// Flips to true on shutdown: every session ends, so proxies see their
     /// stream close and go looking for a control plane again.
     closing: watch::Receiver<bool>,
@@ -36,6 +40,7 @@ impl ConfigServer {
         Self {
             views,
             registry,
+            full_states: Arc::new(tokio::sync::Semaphore::new(FULL_STATES_AT_ONCE)),
             closing,
             close: Arc::new(close),
         }
@@ -64,6 +69,9 @@ impl ConfigServer {
     }
 }
 
+/// How many full states are built and sent at once.
+const FULL_STATES_AT_ONCE: usize = 8;
+
 type ResponseStream = Pin<Box<dyn Stream<Item = Result<ConfigResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -88,6 +96,7 @@ impl ConfigDiscovery for ConfigServer {
             tx,
             self.views.clone(),
             self.registry.clone(),
+            self.full_states.clone(),
             self.closing.clone(),
         ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))

@@ -7,11 +7,10 @@
 //! NACK it sends nothing more until the generation moves again, so a bad
 //! config is not retried in a loop.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tonic::{Status, Streaming};
 use weft_proto::discovery::{ConfigRequest, ConfigResponse, Node, Resource, ResourceName};
 
@@ -22,9 +21,6 @@ use crate::views::{View, Views};
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Tx = mpsc::Sender<Result<ConfigResponse, Status>>;
-
-/// What the proxy holds: (type URL, name) → version.
-type Held = HashMap<(String, String), String>;
 
 enum Answer {
     Ack,
@@ -47,13 +43,14 @@ pub(super) async fn run(
     tx: Tx,
     views: Arc<dyn Views>,
     registry: Arc<Registry>,
+    full_states: Arc<Semaphore>,
     mut closing: watch::Receiver<bool>,
 ) {
     registry.connected(&node);
     views.proxy_connected(&node);
     tracing::info!(node = %node.id, workload = %node.workload, namespace = %node.namespace, "proxy connected");
     let end = tokio::select! {
-        end = serve(&node, &mut requests, &tx, &*views, &registry) => end,
+        end = serve(&node, &mut requests, &tx, &*views, &registry, &full_states) => end,
         _ = closing.wait_for(|c| *c) => End::Lost,
     };
     views.proxy_disconnected(&node, end == End::Left);
@@ -67,32 +64,34 @@ async fn serve(
     tx: &Tx,
     views: &dyn Views,
     registry: &Registry,
+    full_states: &Semaphore,
 ) -> End {
     let mut generation = views.generation();
-    let mut held: Held = HashMap::new();
-    // The version of the view the proxy ACKed last.
-    let mut held_version: Option<String> = None;
-    let mut first = true;
+    // What the proxy holds: the view it ACKed last, shared with every other
+    // session that holds it (a session costs no copy of its proxy's state).
+    let mut held: Option<Arc<View>> = None;
     let mut nacked_at: Option<u64> = None;
     let mut nonce = 0u64;
     loop {
         let current = *generation.borrow_and_update();
         if nacked_at != Some(current) {
+            // A full state waits its turn, held until it is answered.
+            let _permit = match held {
+                None => match full_states.acquire().await {
+                    Ok(p) => Some(p),
+                    Err(_) => return End::Lost,
+                },
+                Some(_) => None,
+            };
             let view = views.view(node);
-            if let Some(resp) = response(&view, &held, held_version.as_deref(), first, &mut nonce) {
+            if let Some(resp) = response(&view, held.as_deref(), &mut nonce) {
                 registry.sent(&node.id, &view.version);
                 if tx.send(Ok(resp)).await.is_err() {
                     return End::Lost;
                 }
                 match answer(requests, nonce).await {
                     Answer::Ack => {
-                        held = view
-                            .resources
-                            .iter()
-                            .map(|(k, r)| (k.clone(), r.version.clone()))
-                            .collect();
-                        held_version = Some(view.version.clone());
-                        first = false;
+                        held = Some(view.clone());
                         nacked_at = None;
                         registry.acked(&node.id, &view);
                     }
@@ -120,39 +119,33 @@ async fn serve(
 }
 
 /// The difference between `view` and what the proxy holds, as one
-/// response; `None` when there is none (and this is not the first).
+/// response: everything when it holds nothing yet; `None` when there is no
+/// difference.
 ///
 /// Cost: when the proxy holds exactly the view the compiler's delta starts
 /// from, O(changes); otherwise a comparison of every resource.
-fn response(
-    view: &View,
-    held: &Held,
-    held_version: Option<&str>,
-    first: bool,
-    nonce: &mut u64,
-) -> Option<ConfigResponse> {
-    let (resources, removed): (Vec<Resource>, Vec<ResourceName>) = match &view.delta {
-        Some(d) if !first && held_version == Some(d.from.as_str()) => (
+fn response(view: &View, held: Option<&View>, nonce: &mut u64) -> Option<ConfigResponse> {
+    let first = held.is_none();
+    let (resources, removed): (Vec<Resource>, Vec<ResourceName>) = match (held, &view.delta) {
+        (None, _) => (view.resources.values().cloned().collect(), Vec::new()),
+        (Some(h), Some(d)) if h.version == d.from => (
             d.changed
                 .iter()
                 .filter_map(|k| view.resources.get(k).cloned())
                 .collect(),
             d.removed.iter().map(name).collect(),
         ),
-        _ => (
+        (Some(h), _) => (
             view.resources
                 .iter()
-                .filter(|(k, r)| first || held.get(*k) != Some(&r.version))
+                .filter(|(k, r)| h.resources.get(*k).is_none_or(|o| o.version != r.version))
                 .map(|(_, r)| r.clone())
                 .collect(),
-            if first {
-                Vec::new()
-            } else {
-                held.keys()
-                    .filter(|k| !view.resources.contains_key(*k))
-                    .map(name)
-                    .collect()
-            },
+            h.resources
+                .keys()
+                .filter(|k| !view.resources.contains_key(*k))
+                .map(name)
+                .collect(),
         ),
     };
     if !first && resources.is_empty() && removed.is_empty() {
@@ -203,6 +196,7 @@ async fn answer(requests: &mut Streaming<ConfigRequest>, nonce: u64) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::Delta;
 
     fn res(name: &str, version: &str) -> ((String, String), Resource) {
         let r = Resource {
@@ -214,33 +208,28 @@ mod tests {
         ((r.type_url.clone(), name.into()), r)
     }
 
+    fn view(version: &str, resources: &[(&str, &str)], delta: Option<Delta>) -> View {
+        View {
+            version: version.into(),
+            resources: resources.iter().map(|(n, v)| res(n, v)).collect(),
+            delta,
+        }
+    }
+
     #[test]
     fn first_response_is_everything_later_ones_only_changes() {
-        let view = View {
-            version: "1".into(),
-            resources: [res("a", "1"), res("b", "1")].into_iter().collect(),
-            delta: None,
-        };
+        let one = view("1", &[("a", "1"), ("b", "1")], None);
         let mut nonce = 0;
-        let first = response(&view, &Held::new(), None, true, &mut nonce).unwrap();
+        let first = response(&one, None, &mut nonce).unwrap();
         assert!(first.full_state);
         assert_eq!(first.resources.len(), 2);
-        let held: Held = view
-            .resources
-            .iter()
-            .map(|(k, r)| (k.clone(), r.version.clone()))
-            .collect();
         assert!(
-            response(&view, &held, Some("1"), false, &mut nonce).is_none(),
+            response(&one, Some(&one), &mut nonce).is_none(),
             "no change, nothing sent"
         );
 
-        let next = View {
-            version: "2".into(),
-            resources: [res("a", "2"), res("c", "1")].into_iter().collect(),
-            delta: None,
-        };
-        let delta = response(&next, &held, Some("1"), false, &mut nonce).unwrap();
+        let two = view("2", &[("a", "2"), ("c", "1")], None);
+        let delta = response(&two, Some(&one), &mut nonce).unwrap();
         assert!(!delta.full_state);
         let names: Vec<&str> = delta.resources.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["a", "c"]);
@@ -251,22 +240,16 @@ mod tests {
 
     #[test]
     fn a_known_delta_is_used_when_the_proxy_holds_its_start() {
-        let next = View {
-            version: "2".into(),
-            resources: [res("a", "2"), res("b", "1")].into_iter().collect(),
-            delta: Some(crate::views::Delta {
-                from: "1".into(),
-                changed: vec![("weft.dev/Cluster".into(), "a".into())],
-                removed: vec![("weft.dev/Cluster".into(), "z".into())],
-            }),
+        let delta = Delta {
+            from: "1".into(),
+            changed: vec![("weft.dev/Cluster".into(), "a".into())],
+            removed: vec![("weft.dev/Cluster".into(), "z".into())],
         };
+        let next = view("2", &[("a", "2"), ("b", "1")], Some(delta));
         let mut nonce = 0;
-        // Held says nothing changed for b; only the delta's keys travel.
-        let held: Held = [res("a", "1"), res("b", "1")]
-            .into_iter()
-            .map(|(k, r)| (k, r.version))
-            .collect();
-        let r = response(&next, &held, Some("1"), false, &mut nonce).unwrap();
+        // Only the delta's keys travel (b is not compared).
+        let held = view("1", &[("a", "1"), ("b", "0")], None);
+        let r = response(&next, Some(&held), &mut nonce).unwrap();
         assert_eq!(
             r.resources
                 .iter()
@@ -276,8 +259,9 @@ mod tests {
         );
         assert_eq!(r.removed[0].name, "z");
         // A proxy holding another version gets the full comparison.
-        let r = response(&next, &held, Some("0"), false, &mut nonce).unwrap();
-        assert_eq!(r.resources.len(), 1);
+        let other = view("0", &[("a", "1"), ("b", "0")], None);
+        let r = response(&next, Some(&other), &mut nonce).unwrap();
+        assert_eq!(r.resources.len(), 2);
         assert!(r.removed.is_empty());
     }
 }

@@ -26,6 +26,9 @@ use source::Source;
 pub struct Store {
     compiler: Arc<Compiler>,
     inner: Mutex<Inner>,
+    /// The status as of the last operation: readable while the next one
+    /// (a long validation) holds `inner`.
+    published: parking_lot::RwLock<ConfigStatus>,
 }
 
 struct Inner {
@@ -105,6 +108,7 @@ impl Store {
     ) -> std::io::Result<Arc<Self>> {
         let applied = Applied::open(state_dir)?;
         let store = Arc::new(Self {
+            published: parking_lot::RwLock::default(),
             compiler,
             inner: Mutex::new(Inner {
                 sources: vec![Box::new(Files::new(paths))],
@@ -124,6 +128,7 @@ impl Store {
                 inner.accept_sources();
                 store.commit(&mut inner, set, findings.clone());
             }
+            store.publish(&inner);
         }
         Ok(store)
     }
@@ -135,7 +140,11 @@ impl Store {
     }
 
     pub fn status(&self) -> ConfigStatus {
-        self.inner.lock().status.clone()
+        self.published.read().clone()
+    }
+
+    fn publish(&self, inner: &Inner) {
+        *self.published.write() = inner.status.clone();
     }
 
     /// Re-reads watched files that changed; returns whether any had.
@@ -150,6 +159,7 @@ impl Store {
             inner.accept_sources();
             self.commit(&mut inner, set, findings);
         }
+        self.publish(&inner);
         true
     }
 
@@ -166,6 +176,12 @@ impl Store {
     /// `weft apply`: adds or replaces the resources of `text`.
     pub fn apply(&self, name: &str, text: &str) -> Result<Change, Refused> {
         let mut inner = self.inner.lock();
+        let result = self.apply_locked(&mut inner, name, text);
+        self.publish(&inner);
+        result
+    }
+
+    fn apply_locked(&self, inner: &mut Inner, name: &str, text: &str) -> Result<Change, Refused> {
         inner.running = self.running();
         let docs = applied::documents(name, text)?;
         let keys: Vec<ResourceKey> = docs.iter().map(|d| d.key.clone()).collect();
@@ -175,7 +191,7 @@ impl Store {
         let texts = inner.candidate(Latest::Good, Some(&keys), Some((name, text)));
         let (set, findings) = inner.evaluate("apply", texts)?;
         inner.applied.put(docs).map_err(io_refused)?;
-        self.commit(&mut inner, set, findings.clone());
+        self.commit(inner, set, findings.clone());
         Ok(Change {
             resources: keys.iter().map(ToString::to_string).collect(),
             findings,
@@ -185,6 +201,12 @@ impl Store {
     /// `weft delete`: removes the applied resources `text` names.
     pub fn delete(&self, name: &str, text: &str) -> Result<Change, Refused> {
         let mut inner = self.inner.lock();
+        let result = self.delete_locked(&mut inner, name, text);
+        self.publish(&inner);
+        result
+    }
+
+    fn delete_locked(&self, inner: &mut Inner, name: &str, text: &str) -> Result<Change, Refused> {
         inner.running = self.running();
         let docs = applied::documents(name, text)?;
         let keys: Vec<ResourceKey> = docs.iter().map(|d| d.key.clone()).collect();
@@ -209,7 +231,7 @@ impl Store {
         let texts = inner.candidate(Latest::Good, Some(&keys), None);
         let (set, findings) = inner.evaluate("delete", texts)?;
         inner.applied.remove(&keys).map_err(io_refused)?;
-        self.commit(&mut inner, set, findings.clone());
+        self.commit(inner, set, findings.clone());
         Ok(Change {
             resources: keys.iter().map(ToString::to_string).collect(),
             findings,
