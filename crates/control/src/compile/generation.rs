@@ -115,12 +115,12 @@ impl Generation {
         if let Some(v) = self.views.lock().get(caller) {
             return v.clone();
         }
-        let view = Arc::new(self.assemble(caller));
+        let view = self.assemble(caller);
         self.views.lock().insert(caller.clone(), view.clone());
         view
     }
 
-    fn assemble(&self, caller: &Caller) -> View {
+    fn assemble(&self, caller: &Caller) -> Arc<View> {
         let scope = Scope::for_caller(&self.mesh.resources, caller);
         let rules = RuleIndex::build(&self.mesh.resources);
         let mut resources = BTreeMap::new();
@@ -137,16 +137,22 @@ impl Generation {
         for port in inbound::ports(&self.mesh, caller) {
             put(&Typed::Inbound(port).encode());
         }
-        let delta = self
-            .prev
-            .as_ref()
-            .and_then(|p| p.views.get(caller))
-            .map(|before| delta(before, &resources));
-        View {
+        let before = self.prev.as_ref().and_then(|p| p.views.get(caller));
+        let delta = before.map(|b| delta(b, &resources));
+        // An unchanged view is the previous one: proxies holding it hold
+        // the same object, however many generations pass (a thousand
+        // proxies connecting make hundreds of generations).
+        if let (Some(b), Some(d)) = (before, &delta)
+            && d.changed.is_empty()
+            && d.removed.is_empty()
+        {
+            return b.clone();
+        }
+        Arc::new(View {
             version: self.version(),
             resources,
             delta,
-        }
+        })
     }
 
     fn virtual_service(&self, fqdn: &str) -> Option<Scoped<'_>> {

@@ -373,3 +373,25 @@ fn registrations_survive_a_restart_in_their_grace() {
         "those that never came back are forgotten"
     );
 }
+
+#[test]
+fn an_unchanged_view_is_the_same_object_across_generations() {
+    let c = compiler(MESH);
+    let page = connect_bookinfo(&c);
+    let before = c.view(&page);
+    // A proxy no service selects: the mesh changes, this view does not.
+    c.proxy_connected(&node(
+        "loadgen-1",
+        "default",
+        &[("app", "loadgen")],
+        "198.18.0.9",
+    ));
+    c.rebuild();
+    let after = c.view(&page);
+    assert!(
+        Arc::ptr_eq(&before, &after),
+        "{} vs {}",
+        before.version,
+        after.version
+    );
+}
