@@ -376,3 +376,39 @@ async fn a_draining_proxy_says_it_is_leaving() {
     assert_eq!(views.ended.read()[1], ("client-1".to_string(), false));
     other.drain(std::time::Duration::ZERO).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_config_arrives_in_pieces_and_applies_whole() {
+    let a = servers::http_echo("a").await;
+    let views = TestViews::new();
+    // 3,000 clusters of ~200 bytes: about ten 64 KiB pieces.
+    let mut yaml = routes_to(&a.addr.to_string());
+    for i in 0..3000 {
+        yaml.push_str(&format!(
+            "  - {{ name: spare-{i:04}, endpoints: [{{ address: \"127.0.0.1:{}\" }}] }}\n",
+            1000 + i
+        ));
+    }
+    views.set(&yaml);
+    let registry = Arc::new(Registry::default());
+    let (cp, _stop) = control(
+        views.clone(),
+        registry.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await;
+    let proxy = proxy(cp).await;
+    eventually("configured", PATIENCE, || async {
+        ready(&proxy).await == StatusCode::OK
+    })
+    .await;
+    eventually("synced", PATIENCE, || async {
+        registry
+            .get("client-1")
+            .is_some_and(|s| s.state == SyncState::Synced)
+    })
+    .await;
+    assert_eq!(registry.get("client-1").unwrap().resources, 3002);
+    assert_eq!(proxy.state().snapshot().config.clusters.len(), 3001);
+    assert_eq!(who_answers(&proxy).await, (StatusCode::OK, "a".into()));
+}

@@ -82,17 +82,23 @@ async fn config(State(api): State<Api>) -> impl IntoResponse {
 }
 
 async fn apply(State(api): State<Api>, Json(sub): Json<Submission>) -> Response {
-    changed(api.store.apply(&sub.name, &sub.text))
+    // Validation of the whole set runs off the runtime's threads.
+    changed(tokio::task::spawn_blocking(move || api.store.apply(&sub.name, &sub.text)).await)
 }
 
 async fn delete(State(api): State<Api>, Json(sub): Json<Submission>) -> Response {
-    changed(api.store.delete(&sub.name, &sub.text))
+    changed(tokio::task::spawn_blocking(move || api.store.delete(&sub.name, &sub.text)).await)
 }
 
-fn changed(r: Result<crate::store::Change, Refused>) -> Response {
+fn changed(r: Result<Result<crate::store::Change, Refused>, tokio::task::JoinError>) -> Response {
     match r {
-        Ok(change) => Json(change).into_response(),
-        Err(refused) => (StatusCode::UNPROCESSABLE_ENTITY, Json(refused)).into_response(),
+        Ok(Ok(change)) => Json(change).into_response(),
+        Ok(Err(refused)) => (StatusCode::UNPROCESSABLE_ENTITY, Json(refused)).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the change failed: {e}\n"),
+        )
+            .into_response(),
     }
 }
 

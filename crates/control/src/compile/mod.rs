@@ -212,6 +212,21 @@ impl Compiler {
         inputs.changes += 1;
         self.dirty.notify_one();
     }
+
+    /// Whether some service selects `node`'s workload, so that it joining
+    /// or leaving changes endpoints. A client that no service selects
+    /// changes no view: it registers without a recompile (a thousand
+    /// clients connecting would otherwise recompile the mesh hundreds of
+    /// times).
+    fn selected(&self, node: &Node) -> bool {
+        let caller = caller_of(node);
+        self.current().mesh.services.values().any(|s| {
+            s.namespace == caller.namespace
+                && s.selector
+                    .as_ref()
+                    .is_some_and(|sel| sel.iter().all(|(k, v)| caller.labels.get(k) == Some(v)))
+        })
+    }
 }
 
 /// What a node is, for compiling: its namespace and labels.
@@ -240,7 +255,7 @@ impl Views for Compiler {
     }
 
     fn proxy_connected(&self, node: &Node) {
-        self.changed(|i| {
+        let update = |i: &mut Inputs| {
             let r = i
                 .proxies
                 .entry(node.id.clone())
@@ -252,11 +267,24 @@ impl Views for Compiler {
             r.node = node.clone();
             r.sessions += 1;
             r.lost_at = None;
-        });
+        };
+        if self.selected(node) {
+            self.changed(update);
+        } else {
+            update(&mut self.inputs.lock());
+        }
     }
 
     fn proxy_disconnected(&self, node: &Node, left: bool) {
-        self.changed(|i| {
+        // Judge by the node as registered (its labels), not as reported now.
+        let registered = self
+            .inputs
+            .lock()
+            .proxies
+            .get(&node.id)
+            .map(|r| r.node.clone());
+        let Some(registered) = registered else { return };
+        let update = |i: &mut Inputs| {
             let Some(r) = i.proxies.get_mut(&node.id) else {
                 return;
             };
@@ -269,7 +297,12 @@ impl Views for Compiler {
             } else {
                 r.lost_at = Some(Instant::now());
             }
-        });
+        };
+        if self.selected(&registered) {
+            self.changed(update);
+        } else {
+            update(&mut self.inputs.lock());
+        }
     }
 }
 

@@ -395,3 +395,35 @@ fn an_unchanged_view_is_the_same_object_across_generations() {
         after.version
     );
 }
+
+#[test]
+fn a_proxy_no_service_selects_joins_without_a_recompile() {
+    let c = compiler(MESH);
+    connect_bookinfo(&c);
+    let before = c.current().number;
+    c.proxy_connected(&node(
+        "loadgen-1",
+        "default",
+        &[("app", "loadgen")],
+        "198.18.0.9",
+    ));
+    c.rebuild();
+    assert_eq!(
+        c.current().number,
+        before,
+        "nothing selects it: no new generation"
+    );
+    assert_eq!(c.proxies().len(), 5, "but it is registered");
+    c.proxy_connected(&node(
+        "reviews-v3-1",
+        "default",
+        &[("app", "reviews"), ("version", "v3")],
+        "198.18.0.6",
+    ));
+    c.rebuild();
+    assert_eq!(
+        c.current().number,
+        before + 1,
+        "a selected one changes endpoints"
+    );
+}

@@ -20,6 +20,11 @@ use crate::views::{View, Views};
 /// How long to wait for an ACK before treating the proxy as gone.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The most resource bytes one response carries. tonic keeps, per stream,
+/// an encode buffer as large as the largest message it sent; a full state
+/// sent whole would pin megabytes in every stream.
+const PIECE_BYTES: usize = 64 * 1024;
+
 type Tx = mpsc::Sender<Result<ConfigResponse, Status>>;
 
 enum Answer {
@@ -86,8 +91,10 @@ async fn serve(
             let view = views.view(node);
             if let Some(resp) = response(&view, held.as_deref(), &mut nonce) {
                 registry.sent(&node.id, &view.version);
-                if tx.send(Ok(resp)).await.is_err() {
-                    return End::Lost;
+                for piece in pieces(resp, PIECE_BYTES) {
+                    if tx.send(Ok(piece)).await.is_err() {
+                        return End::Lost;
+                    }
                 }
                 match answer(requests, nonce).await {
                     Answer::Ack => {
@@ -162,7 +169,54 @@ fn response(view: &View, held: Option<&View>, nonce: &mut u64) -> Option<ConfigR
         resources,
         removed,
         full_state: first,
+        more: false,
     })
+}
+
+/// Splits a response into pieces of at most about `max` resource bytes,
+/// each marked `more` but the last, which keeps the nonce and carries the
+/// removals. A resource larger than `max` travels alone.
+fn pieces(resp: ConfigResponse, max: usize) -> Vec<ConfigResponse> {
+    let size = |r: &Resource| r.body.len() + r.name.len() + r.type_url.len() + r.version.len() + 16;
+    if resp.resources.iter().map(size).sum::<usize>() <= max {
+        return vec![resp];
+    }
+    let ConfigResponse {
+        nonce,
+        system_version,
+        resources,
+        removed,
+        full_state,
+        ..
+    } = resp;
+    let mut out: Vec<ConfigResponse> = Vec::new();
+    let mut current: Vec<Resource> = Vec::new();
+    let mut bytes = 0;
+    for r in resources {
+        let s = size(&r);
+        if !current.is_empty() && bytes + s > max {
+            out.push(ConfigResponse {
+                nonce: format!("{nonce}.{}", out.len()),
+                system_version: system_version.clone(),
+                resources: std::mem::take(&mut current),
+                removed: Vec::new(),
+                full_state,
+                more: true,
+            });
+            bytes = 0;
+        }
+        bytes += s;
+        current.push(r);
+    }
+    out.push(ConfigResponse {
+        nonce,
+        system_version,
+        resources: current,
+        removed,
+        full_state,
+        more: false,
+    });
+    out
 }
 
 fn name((type_url, name): &(String, String)) -> ResourceName {
@@ -240,6 +294,32 @@ mod tests {
         assert_eq!(delta.removed.len(), 1);
         assert_eq!(delta.removed[0].name, "b");
         assert_eq!(delta.nonce, "2");
+    }
+
+    #[test]
+    fn a_large_change_travels_in_pieces_answered_once() {
+        let big: Vec<(String, String)> = (0..100)
+            .map(|i| (format!("r{i:03}"), "1".to_string()))
+            .collect();
+        let refs: Vec<(&str, &str)> = big.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let mut nonce = 0;
+        let resp = response(&view("1", &refs, None), None, &mut nonce).unwrap();
+        // ~40 bytes of overhead per resource: 10 per piece at 400 bytes.
+        let ps = pieces(resp, 400);
+        assert_eq!(ps.len(), 10);
+        assert!(
+            ps[..9]
+                .iter()
+                .all(|p| p.more && p.full_state && p.nonce.starts_with("1."))
+        );
+        assert_eq!(
+            (ps[9].more, ps[9].nonce.as_str()),
+            (false, "1"),
+            "the last keeps the nonce"
+        );
+        assert_eq!(ps.iter().map(|p| p.resources.len()).sum::<usize>(), 100);
+        let small = response(&view("2", &[("a", "2")], None), None, &mut nonce).unwrap();
+        assert_eq!(pieces(small, 400).len(), 1);
     }
 
     #[test]

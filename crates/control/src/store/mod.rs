@@ -169,7 +169,12 @@ impl Store {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            self.poll_files();
+            // A change validates the whole set (hundreds of milliseconds at
+            // ten thousand services): off the runtime's threads.
+            let store = self.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || store.poll_files()).await {
+                tracing::error!("checking the watched files failed: {e}");
+            }
         }
     }
 

@@ -21,6 +21,8 @@ use crate::state::ProxyState;
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The largest message accepted from the control plane.
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 /// How long a draining proxy waits for the control plane to see it leave.
 const GOODBYE_WAIT: Duration = Duration::from_millis(500);
 
@@ -145,7 +147,10 @@ async fn session(
         .tcp_nodelay(true)
         .connect()
         .await?;
-    let mut client = ConfigDiscoveryClient::new(channel);
+    // Changes arrive in pieces of 64 KiB; one resource may still be large
+    // (a cluster of thousands of endpoints), so allow well past tonic's
+    // 4 MiB default.
+    let mut client = ConfigDiscoveryClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
     let (tx, rx) = mpsc::channel(4);
     let hello = ConfigRequest {
         node: Some(node.clone()),
@@ -160,6 +165,8 @@ async fn session(
         s.last_error = None;
     }
     tracing::info!(control_plane = %address, node = %node.id, "connected to the control plane");
+    // The pieces of a change not yet complete (`more` set).
+    let mut pending: Option<ConfigResponse> = None;
     loop {
         let resp = tokio::select! {
             r = responses.message() => match r? {
@@ -177,6 +184,21 @@ async fn session(
                 return Ok(());
             }
         };
+        // Gather the pieces of one change; apply and answer it once whole.
+        let resp = match pending.take() {
+            Some(mut whole) => {
+                whole.resources.extend(resp.resources);
+                whole.removed.extend(resp.removed);
+                whole.nonce = resp.nonce;
+                whole.more = resp.more;
+                whole
+            }
+            None => resp,
+        };
+        if resp.more {
+            pending = Some(resp);
+            continue;
+        }
         let reply = match apply(sources, &resp) {
             Ok(count) => {
                 *applied_any = true;
