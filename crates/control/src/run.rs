@@ -14,7 +14,7 @@ use crate::store::Store;
 
 /// How often watched files are checked for edits: well inside the second
 /// an edit may take to reach the proxies.
-pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long a stop waits for the servers to finish their in-flight work.
 const STOP_GRACE: Duration = Duration::from_secs(2);

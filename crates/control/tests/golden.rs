@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use weft_api::kinds::Spec;
@@ -79,7 +80,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 /// The resources of `file` over those of its platform (a resource in both
 /// is the file's).
-fn resources(root: &Path, file: &Path) -> Vec<Resource> {
+fn resources(root: &Path, file: &Path) -> Vec<Arc<Resource>> {
     let load = |p: &Path| {
         let set = ResourceSet::load_paths(&[p]);
         assert!(
@@ -91,7 +92,7 @@ fn resources(root: &Path, file: &Path) -> Vec<Resource> {
         set.resources
     };
     let mine = load(file);
-    let mut out: Vec<Resource> = Vec::new();
+    let mut out: Vec<Arc<Resource>> = Vec::new();
     for p in platform(root, file).into_iter().filter(|p| p != file) {
         out.extend(
             load(&p)
@@ -105,7 +106,7 @@ fn resources(root: &Path, file: &Path) -> Vec<Resource> {
 
 /// One connected proxy per Deployment, as a pod of it would introduce
 /// itself.
-fn proxies(resources: &[Resource]) -> Vec<Node> {
+fn proxies(resources: &[Arc<Resource>]) -> Vec<Node> {
     resources
         .iter()
         .filter_map(|r| match &r.spec {

@@ -11,6 +11,7 @@ mod ports;
 mod selectors;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::finding::{Finding, Severity};
 use crate::host;
@@ -48,7 +49,7 @@ pub fn analyze_with(set: &ResourceSet, running: &[Workload]) -> Vec<Finding> {
 
 /// What the checks look things up in.
 pub(crate) struct Index<'a> {
-    pub resources: &'a [Resource],
+    pub resources: &'a [Arc<Resource>],
     /// Service FQDNs: Kubernetes Services and non-wildcard ServiceEntry hosts.
     pub services: HashSet<String>,
     /// Wildcard ServiceEntry hosts (`*.example.com`).
@@ -68,7 +69,7 @@ pub(crate) struct Index<'a> {
 // === impl Index ===
 
 impl<'a> Index<'a> {
-    fn build(resources: &'a [Resource]) -> Self {
+    fn build(resources: &'a [Arc<Resource>]) -> Self {
         let mut index = Index {
             resources,
             services: HashSet::new(),
@@ -99,7 +100,7 @@ impl<'a> Index<'a> {
                         .destination_rules
                         .entry(host::fqdn(&dr.host, ns))
                         .or_default()
-                        .push(r);
+                        .push(&**r);
                 }
                 Spec::Gateway(_) => {
                     index.gateways.insert(format!("{ns}/{}", r.name()));

@@ -35,7 +35,9 @@ pub fn config_files<P: AsRef<Path>>(paths: &[P]) -> (Vec<std::path::PathBuf>, Ve
 /// Resources loaded together, and everything said about them.
 #[derive(Debug, Default)]
 pub struct ResourceSet {
-    pub resources: Vec<Resource>,
+    /// Shared: a resource that did not change is the same object from one
+    /// set to the next (the control plane's parse cache relies on it).
+    pub resources: Vec<Arc<Resource>>,
     pub findings: Vec<Finding>,
 }
 
@@ -216,7 +218,7 @@ impl ResourceSet {
             f.resource = Some(label.clone());
             self.findings.push(f);
         }
-        self.resources.push(Resource {
+        self.resources.push(Arc::new(Resource {
             kind,
             api_version: api_version.to_string(),
             meta,
@@ -226,7 +228,7 @@ impl ResourceSet {
                 line: root.pos.line,
                 tree: Arc::new(doc.root),
             },
-        });
+        }));
     }
 
     fn report_problems(

@@ -1,6 +1,8 @@
 //! Clusters: one port of one service, optionally one subset, with its
 //! endpoints and the DestinationRule's traffic policy.
 
+use std::sync::Arc;
+
 use std::collections::BTreeMap;
 
 use weft_api::analyze::ROOT_NAMESPACE;
@@ -23,7 +25,7 @@ pub struct RuleIndex<'a> {
 // === impl RuleIndex ===
 
 impl<'a> RuleIndex<'a> {
-    pub fn build(resources: &'a [Resource]) -> Self {
+    pub fn build(resources: &'a [Arc<Resource>]) -> Self {
         let rules = resources
             .iter()
             .filter_map(|r| match &r.spec {

@@ -69,7 +69,7 @@ pub struct Compiler {
 
 #[derive(Debug, Default)]
 struct Inputs {
-    resources: Arc<Vec<Resource>>,
+    resources: Arc<Vec<Arc<Resource>>>,
     proxies: BTreeMap<String, Registered>,
     /// Bumped by every change; the generation records the one it built.
     changes: u64,
@@ -80,7 +80,7 @@ struct Inputs {
 
 impl Compiler {
     /// A compiler over `resources`, with its first generation built.
-    pub fn new(resources: Vec<Resource>) -> Arc<Self> {
+    pub fn new(resources: Vec<Arc<Resource>>) -> Arc<Self> {
         Self::build(resources, None)
     }
 
@@ -88,11 +88,11 @@ impl Compiler {
     /// the ones an earlier run left there, each in its grace period: a
     /// restarted control plane knows the endpoints that are still serving
     /// before their proxies reconnect.
-    pub fn with_registrations(resources: Vec<Resource>, file: PathBuf) -> Arc<Self> {
+    pub fn with_registrations(resources: Vec<Arc<Resource>>, file: PathBuf) -> Arc<Self> {
         Self::build(resources, Some(file))
     }
 
-    fn build(resources: Vec<Resource>, registrations: Option<PathBuf>) -> Arc<Self> {
+    fn build(resources: Vec<Arc<Resource>>, registrations: Option<PathBuf>) -> Arc<Self> {
         let resources = Arc::new(resources);
         let now = Instant::now();
         let proxies: BTreeMap<String, Registered> = registrations
@@ -125,7 +125,7 @@ impl Compiler {
     }
 
     /// New accepted resources (a whole, validated set).
-    pub fn set_resources(&self, resources: Vec<Resource>) {
+    pub fn set_resources(&self, resources: Vec<Arc<Resource>>) {
         let mut inputs = self.inputs.lock();
         inputs.resources = Arc::new(resources);
         inputs.changes += 1;

@@ -5,6 +5,8 @@
 //! without a selector, else the root namespace's; with none, a proxy sees
 //! every service.
 
+use std::sync::Arc;
+
 use weft_api::Resource;
 use weft_api::analyze::ROOT_NAMESPACE;
 use weft_api::host;
@@ -38,7 +40,7 @@ impl Scope {
     }
 
     /// The scope the Sidecar in force for `caller` gives.
-    pub fn for_caller(resources: &[Resource], caller: &Caller) -> Self {
+    pub fn for_caller(resources: &[Arc<Resource>], caller: &Caller) -> Self {
         let sidecars = || {
             resources.iter().filter_map(|r| match &r.spec {
                 Spec::Sidecar(s) => Some((r.namespace(), s)),

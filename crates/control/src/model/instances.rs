@@ -2,6 +2,8 @@
 //! connected proxies (the local runtime's pods), WorkloadEntries (VMs) and
 //! ServiceEntry endpoints.
 
+use std::sync::Arc;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -37,7 +39,7 @@ pub enum Reach {
     Explicit(BTreeMap<u16, u16>),
 }
 
-pub(super) fn collect(resources: &[Resource], proxies: &[Node]) -> Vec<Instance> {
+pub(super) fn collect(resources: &[Arc<Resource>], proxies: &[Node]) -> Vec<Instance> {
     let mut out: Vec<Instance> = proxies.iter().filter_map(Instance::from_node).collect();
     for r in resources {
         if let Spec::WorkloadEntry(we) = &r.spec

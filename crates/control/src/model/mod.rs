@@ -61,13 +61,13 @@ pub struct Mesh {
     by_label: HashMap<(String, String, String), Vec<usize>>,
     /// Namespace → indexes into `instances` (for empty selectors).
     by_namespace: HashMap<String, Vec<usize>>,
-    pub resources: Arc<Vec<Resource>>,
+    pub resources: Arc<Vec<Arc<Resource>>>,
 }
 
 // === impl Mesh ===
 
 impl Mesh {
-    pub fn build(resources: Arc<Vec<Resource>>, proxies: &[Node]) -> Self {
+    pub fn build(resources: Arc<Vec<Arc<Resource>>>, proxies: &[Node]) -> Self {
         let mut mesh = Mesh {
             services: services::collect(&resources),
             instances: instances::collect(&resources, proxies),

@@ -13,7 +13,7 @@ use weft_api::{Resource, host, protocol};
 use super::instances::Instance;
 use super::{PortModel, ServiceModel, Target};
 
-pub(super) fn collect(resources: &[Resource]) -> BTreeMap<String, Arc<ServiceModel>> {
+pub(super) fn collect(resources: &[Arc<Resource>]) -> BTreeMap<String, Arc<ServiceModel>> {
     let mut out = BTreeMap::new();
     for r in resources {
         match &r.spec {

@@ -50,7 +50,7 @@ struct Inner {
 
 /// One text's resources and findings, before the set-wide checks.
 struct Parsed {
-    resources: Vec<weft_api::Resource>,
+    resources: Vec<Arc<weft_api::Resource>>,
     findings: Vec<Finding>,
 }
 

@@ -19,7 +19,7 @@ spec: { selector: { app: ratings }, ports: [{ name: http, port: 9080 }] }
 
 struct Fixture {
     mesh: Mesh,
-    vs: Resource,
+    vs: Arc<Resource>,
 }
 
 fn fixture(vs_yaml: &str) -> Fixture {
