@@ -14,10 +14,11 @@ use parking_lot::Mutex;
 use weft_api::host;
 use weft_api::kinds::Spec;
 use weft_api::kinds::istio::VirtualService;
-use weft_proto::discovery::Resource;
+use weft_proto::discovery::{Node, Resource};
 use weft_proto::resources::Typed;
 
 use super::clusters::{self, RuleIndex};
+use super::dirty::Dirty;
 use super::inbound;
 use super::routes::{Caller, ClusterRef, Scoped};
 use super::scope::Scope;
@@ -57,6 +58,10 @@ pub struct Generation {
     views: Mutex<HashMap<Caller, Arc<View>>>,
     /// The previous generation's caches, for reuse and deltas.
     prev: Option<Previous>,
+    /// The services this generation recompiles; the rest reuse `prev`.
+    dirty: Dirty,
+    /// Services and clusters this generation compiled (not reused).
+    compiled: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -69,7 +74,13 @@ struct Previous {
 // === impl Generation ===
 
 impl Generation {
-    pub fn new(number: u64, mesh: Mesh, prev: Option<&Generation>) -> Self {
+    /// The next generation after `prev`; `touched` are the proxies that
+    /// registered, changed or left since (old and new forms).
+    pub fn new(number: u64, mesh: Mesh, prev: Option<&Generation>, touched: &[Node]) -> Self {
+        let dirty = match prev {
+            Some(p) => Dirty::between(&p.mesh, &mesh, touched),
+            None => Dirty::All,
+        };
         let mut vs_exact = HashMap::new();
         let mut vs_wildcard = Vec::new();
         for (i, r) in mesh.resources.iter().enumerate() {
@@ -103,7 +114,15 @@ impl Generation {
                 services: p.services.lock().clone(),
                 views: p.views.lock().clone(),
             }),
+            dirty,
+            compiled: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many services and clusters this generation compiled rather than
+    /// reused from the one before.
+    pub fn compiled(&self) -> usize {
+        self.compiled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn version(&self) -> String {
@@ -184,6 +203,14 @@ impl Generation {
         if let Some(hit) = self.services.lock().get(&key) {
             return hit.clone();
         }
+        if !self.dirty.contains(&svc.fqdn)
+            && let Some(prev) = self.prev.as_ref().and_then(|p| p.services.get(&key))
+        {
+            self.services.lock().insert(key, prev.clone());
+            return prev.clone();
+        }
+        self.compiled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (built, crefs) = service::build(svc, vs, caller, &self.mesh);
         let typed = Typed::Service(built);
         let encoded = self.reuse(
@@ -203,6 +230,14 @@ impl Generation {
         if let Some(hit) = self.clusters.lock().get(&name) {
             return hit.clone();
         }
+        if !self.dirty.contains(&cref.fqdn)
+            && let Some(prev) = self.prev.as_ref().and_then(|p| p.clusters.get(&name))
+        {
+            self.clusters.lock().insert(name, prev.clone());
+            return prev.clone();
+        }
+        self.compiled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let typed = Typed::Cluster(clusters::build(cref, &self.mesh, rules));
         let encoded = self.reuse(
             self.prev.as_ref().and_then(|p| p.clusters.get(&name)),

@@ -8,6 +8,7 @@
 //! serves views to the config stream.
 
 mod clusters;
+mod dirty;
 mod generation;
 mod inbound;
 mod persist;
@@ -73,6 +74,9 @@ struct Inputs {
     proxies: BTreeMap<String, Registered>,
     /// Bumped by every change; the generation records the one it built.
     changes: u64,
+    /// Proxies that registered, changed or left since the last build, in
+    /// their old and new forms: the services selecting them recompile.
+    touched: Vec<Node>,
     built: u64,
 }
 
@@ -110,7 +114,7 @@ impl Compiler {
             })
             .collect();
         let nodes: Vec<Node> = proxies.values().map(|r| r.node.clone()).collect();
-        let first = Generation::new(1, Mesh::build(resources.clone(), &nodes), None);
+        let first = Generation::new(1, Mesh::build(resources.clone(), &nodes), None, &[]);
         Arc::new(Self {
             inputs: Mutex::new(Inputs {
                 resources,
@@ -166,11 +170,20 @@ impl Compiler {
     /// Forgets proxies lost longer than [`LOST_GRACE`] before `now`.
     pub fn sweep(&self, now: Instant) {
         let mut inputs = self.inputs.lock();
-        let before = inputs.proxies.len();
-        inputs
+        let expired: Vec<Node> = inputs
             .proxies
-            .retain(|_, r| r.lost_at.is_none_or(|t| now.duration_since(t) < LOST_GRACE));
-        if inputs.proxies.len() != before {
+            .values()
+            .filter(|r| {
+                r.lost_at
+                    .is_some_and(|t| now.duration_since(t) >= LOST_GRACE)
+            })
+            .map(|r| r.node.clone())
+            .collect();
+        if !expired.is_empty() {
+            inputs
+                .proxies
+                .retain(|_, r| r.lost_at.is_none_or(|t| now.duration_since(t) < LOST_GRACE));
+            inputs.touched.extend(expired);
             inputs.changes += 1;
             self.dirty.notify_one();
         }
@@ -179,13 +192,14 @@ impl Compiler {
     /// Builds the next generation from the current inputs, now. Nothing
     /// happens when nothing changed since the last build.
     pub fn rebuild(&self) {
-        let (resources, proxies, changes) = {
-            let inputs = self.inputs.lock();
+        let (resources, proxies, changes, touched) = {
+            let mut inputs = self.inputs.lock();
             if inputs.changes == inputs.built {
                 return;
             }
             let proxies: Vec<Node> = inputs.proxies.values().map(|r| r.node.clone()).collect();
-            (inputs.resources.clone(), proxies, inputs.changes)
+            let touched = std::mem::take(&mut inputs.touched);
+            (inputs.resources.clone(), proxies, inputs.changes, touched)
         };
         if let Some(file) = &self.registrations
             && let Err(e) = persist::save(file, &proxies)
@@ -198,6 +212,7 @@ impl Compiler {
             prev.number + 1,
             Mesh::build(resources, &proxies),
             Some(&prev),
+            &touched,
         );
         let number = next.number;
         *self.current.write() = Arc::new(next);
@@ -264,9 +279,13 @@ impl Views for Compiler {
                     sessions: 0,
                     lost_at: None,
                 });
-            r.node = node.clone();
+            if r.node != *node {
+                let old = std::mem::replace(&mut r.node, node.clone());
+                i.touched.push(old);
+            }
             r.sessions += 1;
             r.lost_at = None;
+            i.touched.push(node.clone());
         };
         if self.selected(node) {
             self.changed(update);
@@ -293,7 +312,9 @@ impl Views for Compiler {
                 return;
             }
             if left {
+                let gone = r.node.clone();
                 i.proxies.remove(&node.id);
+                i.touched.push(gone);
             } else {
                 r.lost_at = Some(Instant::now());
             }

@@ -427,3 +427,38 @@ fn a_proxy_no_service_selects_joins_without_a_recompile() {
         "a selected one changes endpoints"
     );
 }
+
+#[test]
+fn one_instance_change_recompiles_only_what_selects_it() {
+    let c = compiler(MESH);
+    let page = connect_bookinfo(&c);
+    c.view(&page);
+    let full = c.current().compiled();
+    // 3 services; clusters reviews v1 and v2, productpage, mysql.
+    assert_eq!(full, 7, "the first view compiles everything");
+    c.proxy_disconnected(&node("reviews-v2-2", "default", &[], "198.18.0.5"), true);
+    c.rebuild();
+    c.view(&page);
+    // reviews' service and its two clusters are recompiled; productpage
+    // and mysql are reused.
+    assert_eq!(c.current().compiled(), 3, "of {full}");
+}
+
+#[test]
+fn a_wildcard_rule_recompiles_everything() {
+    let set = ResourceSet::from_text("m.yaml", MESH);
+    let c = Compiler::new(set.resources.clone());
+    let page = connect_bookinfo(&c);
+    c.view(&page);
+    let full = c.current().compiled();
+    let more = ResourceSet::from_text(
+        "w.yaml",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: all }\nspec: { host: '*.default.svc.cluster.local' }\n",
+    );
+    let mut resources = set.resources;
+    resources.extend(more.resources);
+    c.set_resources(resources);
+    c.rebuild();
+    c.view(&page);
+    assert_eq!(c.current().compiled(), full);
+}

@@ -61,6 +61,8 @@ pub struct Mesh {
     by_label: HashMap<(String, String, String), Vec<usize>>,
     /// Namespace → indexes into `instances` (for empty selectors).
     by_namespace: HashMap<String, Vec<usize>>,
+    /// (namespace, label key, value) → services whose selector has it.
+    selectors: HashMap<(String, String, String), Vec<Arc<ServiceModel>>>,
     pub resources: Arc<Vec<Arc<Resource>>>,
 }
 
@@ -74,6 +76,14 @@ impl Mesh {
             resources,
             ..Mesh::default()
         };
+        for svc in mesh.services.values() {
+            for (k, v) in svc.selector.iter().flatten() {
+                mesh.selectors
+                    .entry((svc.namespace.clone(), k.clone(), v.clone()))
+                    .or_default()
+                    .push(svc.clone());
+            }
+        }
         for (i, inst) in mesh.instances.iter().enumerate() {
             mesh.by_namespace
                 .entry(inst.namespace.clone())
@@ -106,6 +116,29 @@ impl Mesh {
             .iter()
             .map(|&i| &self.instances[i])
             .filter(move |inst| selector.iter().all(|(k, v)| inst.labels.get(k) == Some(v)))
+    }
+
+    /// The services in `namespace` whose selector `labels` satisfy.
+    pub fn selecting<'a>(
+        &'a self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Vec<&'a Arc<ServiceModel>> {
+        let mut out: Vec<&Arc<ServiceModel>> = Vec::new();
+        for (k, v) in labels {
+            let key = (namespace.to_string(), k.clone(), v.clone());
+            for svc in self.selectors.get(&key).into_iter().flatten() {
+                let all = svc
+                    .selector
+                    .iter()
+                    .flatten()
+                    .all(|(k, v)| labels.get(k) == Some(v));
+                if all && !out.iter().any(|o| o.fqdn == svc.fqdn) {
+                    out.push(svc);
+                }
+            }
+        }
+        out
     }
 
     /// Every instance backing `svc`: selected ones and written ones.
