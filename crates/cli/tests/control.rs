@@ -285,6 +285,42 @@ async fn route_changes_under_load_fail_no_request() {
         "the edit took {took:?} to reach the proxy"
     );
 
+    // A broken edit is refused whole; traffic stays where it was, and the
+    // API says why.
+    let path = mesh.config().join("route.yaml");
+    std::fs::write(
+        &path,
+        vs("echo", "echo", "echo-a")
+            .replace("route: [", "route: [{ destination: { host: nowhere } }, "),
+    )
+    .unwrap();
+    let later = std::time::SystemTime::now() + Duration::from_secs(2);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let mesh_ref = &mesh;
+    eventually("the edit is refused", PATIENCE, || async {
+        let out = mesh_ref.cli(&["proxy-status"]);
+        let body = weft_testkit::client::get(
+            mesh_ref.control.http,
+            http::Version::HTTP_11,
+            "control",
+            "/api/v1/config",
+        )
+        .await;
+        out.status.success() && body.json()["rejected"]["source"] == "files"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        load.latest(),
+        Some(Ok("echo-b".to_string())),
+        "the last good route still serves"
+    );
+
     // `weft apply` of a route for another host, then a refused one.
     let route_file = mesh.dir.path().join("other.yaml");
     std::fs::write(&route_file, vs("echo-b", "echo-b", "echo-b")).unwrap();
