@@ -146,24 +146,50 @@ async fn ready(proxy: &TestProxy) -> StatusCode {
         .status
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_proxy_gets_its_config_then_only_changes_under_load_without_a_failure() {
-    let (a, b) = (servers::http_echo("a").await, servers::http_echo("b").await);
+/// A control plane serving `yaml` as every proxy's view, and one proxy
+/// it has configured.
+struct Setup {
+    views: Arc<TestViews>,
+    registry: Arc<Registry>,
+    cp: SocketAddr,
+    stop: oneshot::Sender<()>,
+    proxy: TestProxy,
+}
+
+async fn configured(yaml: &str) -> Setup {
     let views = TestViews::new();
-    views.set(&routes_to(&a.addr.to_string()));
+    views.set(yaml);
     let registry = Arc::new(Registry::default());
-    let (cp, _stop) = control(
+    let (cp, stop) = control(
         views.clone(),
         registry.clone(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .await;
     let proxy = proxy(cp).await;
-
     eventually("the proxy is ready once configured", PATIENCE, || async {
         ready(&proxy).await == StatusCode::OK
     })
     .await;
+    Setup {
+        views,
+        registry,
+        cp,
+        stop,
+        proxy,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_gets_its_config_then_only_changes_under_load_without_a_failure() {
+    let (a, b) = (servers::http_echo("a").await, servers::http_echo("b").await);
+    let Setup {
+        views,
+        registry,
+        stop: _stop,
+        proxy,
+        ..
+    } = configured(&routes_to(&a.addr.to_string())).await;
     assert_eq!(who_answers(&proxy).await, (StatusCode::OK, "a".into()));
     // The proxy is ready as soon as it applied its config; its ACK reaches
     // the control plane a moment later.
@@ -227,20 +253,13 @@ async fn a_proxy_gets_its_config_then_only_changes_under_load_without_a_failure(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_the_proxy_cannot_use_is_nacked_and_the_old_one_serves() {
     let a = servers::http_echo("a").await;
-    let views = TestViews::new();
-    views.set(&routes_to(&a.addr.to_string()));
-    let registry = Arc::new(Registry::default());
-    let (cp, _stop) = control(
-        views.clone(),
-        registry.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await;
-    let proxy = proxy(cp).await;
-    eventually("configured", PATIENCE, || async {
-        ready(&proxy).await == StatusCode::OK
-    })
-    .await;
+    let Setup {
+        views,
+        registry,
+        stop: _stop,
+        proxy,
+        ..
+    } = configured(&routes_to(&a.addr.to_string())).await;
 
     // A route to a cluster that was never pushed: the proxy cannot
     // compile it (the control plane's own model would refuse to make one;
@@ -280,20 +299,13 @@ async fn a_config_the_proxy_cannot_use_is_nacked_and_the_old_one_serves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_control_plane_resyncs_and_the_proxy_serves_throughout() {
     let (a, b) = (servers::http_echo("a").await, servers::http_echo("b").await);
-    let views = TestViews::new();
-    views.set(&routes_to(&a.addr.to_string()));
-    let registry = Arc::new(Registry::default());
-    let (cp, stop) = control(
-        views.clone(),
-        registry.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await;
-    let proxy = proxy(cp).await;
-    eventually("configured", PATIENCE, || async {
-        ready(&proxy).await == StatusCode::OK
-    })
-    .await;
+    let Setup {
+        views,
+        cp,
+        stop,
+        proxy,
+        ..
+    } = configured(&routes_to(&a.addr.to_string())).await;
 
     stop.send(()).unwrap();
     eventually("the proxy notices", PATIENCE, || async {
@@ -335,20 +347,13 @@ async fn a_restarted_control_plane_resyncs_and_the_proxy_serves_throughout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draining_proxy_says_it_is_leaving() {
     let a = servers::http_echo("a").await;
-    let views = TestViews::new();
-    views.set(&routes_to(&a.addr.to_string()));
-    let registry = Arc::new(Registry::default());
-    let (cp, stop) = control(
-        views.clone(),
-        registry.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await;
-    let mut proxy = proxy(cp).await;
-    eventually("configured", PATIENCE, || async {
-        ready(&proxy).await == StatusCode::OK
-    })
-    .await;
+    let Setup {
+        views,
+        cp,
+        stop,
+        mut proxy,
+        ..
+    } = configured(&routes_to(&a.addr.to_string())).await;
 
     assert!(proxy.drain(std::time::Duration::from_secs(2)).await);
     eventually("the session ended", PATIENCE, || async {
@@ -380,7 +385,6 @@ async fn a_draining_proxy_says_it_is_leaving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_config_arrives_in_pieces_and_applies_whole() {
     let a = servers::http_echo("a").await;
-    let views = TestViews::new();
     // 3,000 clusters of ~200 bytes: about ten 64 KiB pieces.
     let mut yaml = routes_to(&a.addr.to_string());
     for i in 0..3000 {
@@ -389,19 +393,9 @@ async fn a_large_config_arrives_in_pieces_and_applies_whole() {
             1000 + i
         ));
     }
-    views.set(&yaml);
-    let registry = Arc::new(Registry::default());
-    let (cp, _stop) = control(
-        views.clone(),
-        registry.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await;
-    let proxy = proxy(cp).await;
-    eventually("configured", PATIENCE, || async {
-        ready(&proxy).await == StatusCode::OK
-    })
-    .await;
+    let Setup {
+        registry, proxy, ..
+    } = configured(&yaml).await;
     eventually("synced", PATIENCE, || async {
         registry
             .get("client-1")

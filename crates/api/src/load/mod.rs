@@ -367,5 +367,15 @@ pub(crate) fn checked(file: &str, text: &str) -> ResourceSet {
     set
 }
 
+/// [`checked`]'s findings as `severity: file:line: path: message`.
+#[cfg(test)]
+pub(crate) fn checked_messages(file: &str, text: &str) -> Vec<String> {
+    checked(file, text)
+        .findings
+        .iter()
+        .map(|f| format!("{}: {f}", f.severity))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,7 @@
 use crate::Spec;
 
 fn findings(yaml: &str) -> Vec<String> {
-    let set = crate::load::checked("sp.yaml", yaml);
-    set.findings
-        .iter()
-        .map(|f| format!("{}: {f}", f.severity))
-        .collect()
+    crate::load::checked_messages("sp.yaml", yaml)
 }
 
 /// `spec` under a ServiceProfile header: its first line is line 5.

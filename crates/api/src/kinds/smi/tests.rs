@@ -1,11 +1,7 @@
 use crate::Spec;
 
 fn findings(yaml: &str) -> Vec<String> {
-    let set = crate::load::checked("ts.yaml", yaml);
-    set.findings
-        .iter()
-        .map(|f| format!("{}: {f}", f.severity))
-        .collect()
+    crate::load::checked_messages("ts.yaml", yaml)
 }
 
 /// `spec` under a v1alpha4 TrafficSplit header: its first line is line 5.

@@ -4,11 +4,7 @@ use super::Action;
 
 /// Each finding as `severity: file:line: path: message`.
 fn findings(yaml: &str) -> Vec<String> {
-    let set = crate::load::checked("ap.yaml", yaml);
-    set.findings
-        .iter()
-        .map(|f| format!("{}: {f}", f.severity))
-        .collect()
+    crate::load::checked_messages("ap.yaml", yaml)
 }
 
 /// `spec` under an AuthorizationPolicy header: its first line is line 5.

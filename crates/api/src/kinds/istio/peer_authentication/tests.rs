@@ -3,11 +3,7 @@ use crate::Spec;
 use super::{MutualTls, MutualTlsMode};
 
 fn findings(yaml: &str) -> Vec<String> {
-    let set = crate::load::checked("pa.yaml", yaml);
-    set.findings
-        .iter()
-        .map(|f| format!("{}: {f}", f.severity))
-        .collect()
+    crate::load::checked_messages("pa.yaml", yaml)
 }
 
 /// `spec` under a PeerAuthentication header: its first line is line 5.
