@@ -123,12 +123,7 @@ impl Store {
         {
             let mut inner = store.inner.lock();
             inner.poll_sources();
-            let texts = inner.candidate(Latest::Files, None, None);
-            if let Ok((set, findings)) = inner.evaluate("files", texts) {
-                inner.accept_sources();
-                store.commit(&mut inner, set, findings.clone());
-            }
-            store.publish(&inner);
+            store.judge_sources(&mut inner);
         }
         Ok(store)
     }
@@ -153,14 +148,20 @@ impl Store {
         if !inner.poll_sources() {
             return false;
         }
+        self.judge_sources(&mut inner);
+        true
+    }
+
+    /// Validates the sources as last read with everything else, puts them
+    /// in force if they pass, and publishes the outcome.
+    fn judge_sources(&self, inner: &mut Inner) {
         inner.running = self.running();
         let texts = inner.candidate(Latest::Files, None, None);
         if let Ok((set, findings)) = inner.evaluate("files", texts) {
             inner.accept_sources();
-            self.commit(&mut inner, set, findings);
+            self.commit(inner, set, findings);
         }
-        self.publish(&inner);
-        true
+        self.publish(inner);
     }
 
     /// Watches the files, polling every `every`.

@@ -251,3 +251,37 @@ fn a_change_parses_only_what_changed() {
     assert!(f.store.poll_files());
     assert_eq!(f.store.parses(), 6, "from now on, only what changed");
 }
+
+#[test]
+fn at_start_registered_proxies_count_as_workloads() {
+    use crate::views::Views;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    std::fs::write(dir.path().join("config/svc.yaml"), SERVICE).unwrap();
+    let registrations = dir.path().join("registrations.bin");
+    // An earlier run had a reviews pod connected.
+    let before = Compiler::with_registrations(Vec::new(), registrations.clone());
+    let pod = weft_proto::discovery::Node {
+        id: "reviews-1".into(),
+        namespace: "default".into(),
+        labels: [("app".to_string(), "reviews".to_string())].into(),
+        addresses: vec!["198.18.0.3".into()],
+        ..Default::default()
+    };
+    before.proxy_connected(&pod);
+    before.set_resources(Vec::new());
+    before.rebuild();
+
+    let compiler = Compiler::with_registrations(Vec::new(), registrations);
+    let store = Store::open(compiler, vec![dir.path().join("config")], None).unwrap();
+    let codes: Vec<String> = store
+        .status()
+        .findings
+        .iter()
+        .map(|f| f.code.to_string())
+        .collect();
+    assert!(
+        !codes.contains(&"selector-matches-nothing".to_string()),
+        "{codes:?}"
+    );
+}
