@@ -47,6 +47,8 @@ enum What {
     Routes,
     Clusters,
     Endpoints,
+    /// Authorization policies enforced on its inbound traffic.
+    Policies,
     /// Everything, as the proxy holds it.
     All,
 }
@@ -99,6 +101,7 @@ pub async fn config(args: ConfigArgs) -> Result<(), Error> {
         What::Listeners => serde_json::to_value(&dump.listeners)?,
         What::Routes => serde_json::to_value(&dump.services)?,
         What::Clusters | What::Endpoints => serde_json::to_value(&dump.clusters)?,
+        What::Policies => serde_json::to_value(&dump.policies)?,
         What::All => serde_json::to_value(&dump)?,
     };
     match args.output {
@@ -205,6 +208,20 @@ fn render(dump: &ProxyConfigDump, what: What) -> String {
                             .unwrap_or_else(|| "-".into()),
                         ]
                     })
+                })
+                .collect::<Vec<_>>(),
+        ),
+        What::Policies => table::render(
+            &["POLICY", "ACTION", "RULES"],
+            &dump
+                .policies
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.name.clone(),
+                        format!("{:?}", p.action).to_uppercase(),
+                        p.rules.len().to_string(),
+                    ]
                 })
                 .collect::<Vec<_>>(),
         ),

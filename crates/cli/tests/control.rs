@@ -406,3 +406,77 @@ async fn a_config_a_proxy_refuses_is_nacked_and_shown() {
         "{nack}"
     );
 }
+
+/// `path` through `outbound` to `echo`: the status and the proxy's error
+/// header, if any.
+async fn fetch(outbound: SocketAddr, path: &str) -> (StatusCode, String) {
+    let req = Request::get(path)
+        .header("host", "echo:8080")
+        .body(client::empty())
+        .unwrap();
+    let rsp = client::collect(client::h1(outbound).await.send_request(req).await.unwrap()).await;
+    let why = rsp
+        .headers
+        .get("weft-proxy-error")
+        .map(|v| v.to_str().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    (rsp.status, why)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_authorization_policy_is_enforced_by_the_selected_sidecar() {
+    let mesh = Mesh::start().await;
+    let client = client_sidecar(mesh.control.grpc, "");
+    let outbound = client.listener("outbound");
+    eventually("routed", PATIENCE, || async { ask(outbound).await.is_ok() }).await;
+
+    let policy = mesh.dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: no-private }
+spec:
+  selector: { matchLabels: { app: echo-a } }
+  action: DENY
+  rules: [{ to: [{ operation: { paths: ['/private*'] } }] }]
+",
+    )
+    .unwrap();
+    let out = mesh.cli(&["apply", "-f", policy.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually("the sidecar of echo-a enforces it", PATIENCE, || async {
+        fetch(outbound, "/private/x").await
+            == (
+                StatusCode::FORBIDDEN,
+                "RBAC: access denied by default/no-private".into(),
+            )
+    })
+    .await;
+    assert_eq!(
+        fetch(outbound, "/public").await.0,
+        StatusCode::OK,
+        "other paths pass"
+    );
+    let out = mesh.cli(&["proxy-config", "echo-a", "policies"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("default/no-private  DENY"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let out = mesh.cli(&["delete", "-f", policy.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually("lifted", PATIENCE, || async {
+        fetch(outbound, "/private/x").await.0 == StatusCode::OK
+    })
+    .await;
+}

@@ -154,6 +154,8 @@ struct Snapshot {
     services: Vec<Service>,
     clusters: Vec<Cluster>,
     inbound: Vec<InboundPort>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    policies: Vec<weft_proto::config::AuthorizationPolicy>,
 }
 
 fn compile(root: &Path, file: &Path) -> String {
@@ -171,12 +173,14 @@ fn compile(root: &Path, file: &Path) -> String {
         services: Vec::new(),
         clusters: Vec::new(),
         inbound: Vec::new(),
+        policies: Vec::new(),
     };
     for r in view.resources.values() {
         match Typed::decode(r).unwrap() {
             Typed::Service(s) => snap.services.push(s),
             Typed::Cluster(c) => snap.clusters.push(c),
             Typed::Inbound(i) => snap.inbound.push(i),
+            Typed::Authorization(a) => snap.policies.push(a),
         }
     }
     // The config the proxy would run must be one it accepts.

@@ -7,12 +7,13 @@
 
 use std::hash::{Hash, Hasher};
 
-use crate::config::{Cluster, InboundPort, ProxyConfig, Service};
+use crate::config::{AuthorizationPolicy, Cluster, InboundPort, ProxyConfig, Service};
 use crate::discovery::{Resource, ResourceName};
 
 pub const SERVICE: &str = "weft.dev/Service";
 pub const CLUSTER: &str = "weft.dev/Cluster";
 pub const INBOUND: &str = "weft.dev/InboundPort";
+pub const AUTHORIZATION: &str = "weft.dev/AuthorizationPolicy";
 
 /// One pushable resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,7 @@ pub enum Typed {
     Service(Service),
     Cluster(Cluster),
     Inbound(InboundPort),
+    Authorization(AuthorizationPolicy),
 }
 
 /// A body that does not decode as its type says.
@@ -86,6 +88,12 @@ pub fn compose<'a>(
                 }
                 out.inbound.push(p.clone());
             }
+            Typed::Authorization(a) => {
+                if base.authorization.iter().any(|b| b.name == a.name) {
+                    return Err(conflict(AUTHORIZATION, &a.name));
+                }
+                out.authorization.push(a.clone());
+            }
         }
     }
     Ok(out)
@@ -99,6 +107,7 @@ impl Typed {
             Typed::Service(_) => SERVICE,
             Typed::Cluster(_) => CLUSTER,
             Typed::Inbound(_) => INBOUND,
+            Typed::Authorization(_) => AUTHORIZATION,
         }
     }
 
@@ -109,6 +118,7 @@ impl Typed {
             Typed::Service(s) => s.name.clone(),
             Typed::Cluster(c) => c.name.clone(),
             Typed::Inbound(p) => p.port.to_string(),
+            Typed::Authorization(a) => a.name.clone(),
         }
     }
 
@@ -126,6 +136,7 @@ impl Typed {
             Typed::Service(s) => serde_json::to_vec(s),
             Typed::Cluster(c) => serde_json::to_vec(c),
             Typed::Inbound(p) => serde_json::to_vec(p),
+            Typed::Authorization(a) => serde_json::to_vec(a),
         }
         // Serializing these plain structs cannot fail: no maps with
         // non-string keys, no custom serializers that error.
@@ -150,6 +161,7 @@ impl Typed {
             SERVICE => Typed::Service(serde_json::from_slice(&r.body).map_err(err)?),
             CLUSTER => Typed::Cluster(serde_json::from_slice(&r.body).map_err(err)?),
             INBOUND => Typed::Inbound(serde_json::from_slice(&r.body).map_err(err)?),
+            AUTHORIZATION => Typed::Authorization(serde_json::from_slice(&r.body).map_err(err)?),
             other => return Err(DecodeError::UnknownType(other.to_string())),
         };
         let actual = typed.name();

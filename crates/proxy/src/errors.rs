@@ -36,6 +36,10 @@ pub enum ProxyError {
     Resolve { host: String, reason: String },
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// Refused by an authorization policy (`namespace/name`), as Envoy's
+    /// RBAC filter words it.
+    #[error("RBAC: access denied by {policy}")]
+    Denied { policy: Arc<str> },
 }
 
 /// Envoy's short codes for why a request or connection failed; Istio puts
@@ -60,6 +64,8 @@ pub enum ResponseFlag {
     DC,
     /// Bad request from downstream (DPE: downstream protocol error).
     DPE,
+    /// Denied by an authorization policy.
+    RBAC,
 }
 
 // === impl ProxyError ===
@@ -75,6 +81,7 @@ impl ProxyError {
             | Self::Resolve { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::ResponseTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Denied { .. } => StatusCode::FORBIDDEN,
         }
     }
 
@@ -88,6 +95,7 @@ impl ProxyError {
             Self::ResponseTimeout(_) => ResponseFlag::UT,
             Self::UpstreamReset(_) => ResponseFlag::UC,
             Self::BadRequest(_) => ResponseFlag::DPE,
+            Self::Denied { .. } => ResponseFlag::RBAC,
         }
     }
 }
@@ -106,6 +114,7 @@ impl ResponseFlag {
             Self::UC => "UC",
             Self::DC => "DC",
             Self::DPE => "DPE",
+            Self::RBAC => "RBAC",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod authz;
 pub mod detect;
 pub mod discovery;
 pub mod errors;

@@ -9,11 +9,14 @@ use std::task::{Context, Poll, ready};
 use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use weft_proto::config::Direction;
+
+use crate::authz::{Attrs, Verdict};
 use crate::errors::ResponseFlag;
 use crate::http::route;
 use crate::listen::ConnCtx;
 use crate::state::Snapshot;
-use crate::telemetry::{PeerLabels, Reporter, ServiceLabels, TcpLabels};
+use crate::telemetry::{DeniedProtocol, PeerLabels, Reporter, ServiceLabels, TcpLabels};
 
 /// Serves a connection detected (or declared) as opaque.
 pub async fn serve<I>(io: I, ctx: Arc<ConnCtx>)
@@ -21,6 +24,21 @@ where
     I: AsyncRead + AsyncWrite + Unpin,
 {
     let snap = ctx.state.snapshot();
+    if ctx.listener.direction == Direction::Inbound && !snap.authz.is_empty() {
+        let attrs = Attrs {
+            peer: ctx.peer.ip(),
+            remote: ctx.peer.ip(),
+            local: ctx.orig_dst,
+            port: ctx.target_port().unwrap_or(0),
+            identity: ctx.identity.as_deref(),
+            http: None,
+        };
+        if let Verdict::Deny(policy) = snap.authz.check(&attrs) {
+            ctx.state.metrics.denied(&policy, DeniedProtocol::tcp);
+            tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer, response_flags = "RBAC", "RBAC: access denied by {policy}; closing TCP connection");
+            return;
+        }
+    }
     let decision = match route::decide_tcp(&snap, &ctx, None) {
         Ok(d) => d,
         Err(e) => {

@@ -74,6 +74,22 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.serviceAccount",
         ],
         Kind::Sidecar => &["spec.workloadSelector", "spec.egress[].hosts"],
+        Kind::AuthorizationPolicy => &[
+            "spec.selector",
+            "spec.action",
+            "spec.rules[].from[].source.principals",
+            "spec.rules[].from[].source.notPrincipals",
+            "spec.rules[].from[].source.namespaces",
+            "spec.rules[].from[].source.notNamespaces",
+            "spec.rules[].from[].source.serviceAccounts",
+            "spec.rules[].from[].source.notServiceAccounts",
+            "spec.rules[].from[].source.ipBlocks",
+            "spec.rules[].from[].source.notIpBlocks",
+            "spec.rules[].from[].source.remoteIpBlocks",
+            "spec.rules[].from[].source.notRemoteIpBlocks",
+            "spec.rules[].to",
+            "spec.rules[].when",
+        ],
         // Everything a control plane reads of them; `weft up` runs them.
         Kind::Service | Kind::ServiceAccount | Kind::Pod | Kind::Deployment | Kind::Workload => {
             return None;
@@ -131,6 +147,27 @@ fn values(kind: Kind, root: &Node) -> Vec<(String, String)> {
             "spec.resolution".into(),
             format!("weft sends ServiceEntry traffic to the IP addresses of its endpoints (STATIC); `{v}` resolution is not implemented yet"),
         ));
+    }
+    if kind == Kind::AuthorizationPolicy {
+        if let Some(a) = root.get(&FieldPath::parse("spec.action"))
+            && matches!(&a.kind, weft_yaml::NodeKind::Scalar(Scalar::Str(s)) if s == "CUSTOM")
+        {
+            out.push((
+                "spec.action".into(),
+                "weft does not implement external authorization (CUSTOM) yet: it denies every request this policy would send to its provider".into(),
+            ));
+        }
+        root.walk(&mut |path, entry| {
+            if path.last_key() == Some("key")
+                && matches!(&entry.value.kind, weft_yaml::NodeKind::Scalar(Scalar::Str(k)) if k.starts_with("request.auth."))
+            {
+                out.push((
+                    path.to_string(),
+                    "weft does not validate JWTs yet (RequestAuthentication): a condition on `request.auth.*` never holds".into(),
+                ));
+            }
+            true
+        });
     }
     if kind == Kind::VirtualService
         && let Some(gws) = root.get(&FieldPath::parse("spec.gateways"))

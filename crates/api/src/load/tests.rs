@@ -165,9 +165,9 @@ spec:
       headers: { request: { set: { x-a: b } } }
 ---
 apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: allow-all }
-spec: {}
+kind: PeerAuthentication
+metadata: { name: default }
+spec: { mtls: { mode: STRICT } }
 ",
     );
     assert_eq!(
@@ -178,7 +178,7 @@ spec: {}
             "warning: test.yaml:10: spec.http[0].match[0].withoutHeaders.x-test.exact: weft does not implement `exact` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:12: spec.http[0].retries: weft does not implement `retries` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:16: spec.http[0].route[0].headers: weft does not implement `headers` here yet: it is checked, and otherwise ignored",
-            "warning: test.yaml:19: kind: weft does not act on AuthorizationPolicy resources yet: this one is checked, and otherwise ignored",
+            "warning: test.yaml:19: kind: weft does not act on PeerAuthentication resources yet: this one is checked, and otherwise ignored",
         ]
     );
 }
@@ -212,4 +212,35 @@ spec:
 ",
     );
     assert_eq!(messages(&set), Vec::<String>::new());
+}
+
+#[test]
+fn authorization_policies_warn_about_what_is_not_enforced() {
+    let set = load(
+        "apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext }
+spec:
+  action: CUSTOM
+  provider: { name: opa }
+  rules: [{ from: [{ source: { ipBlocks: [10.0.0.0/8] } }] }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: jwt }
+spec:
+  rules:
+  - from: [{ source: { requestPrincipals: ['*'] } }]
+    when: [{ key: 'request.auth.claims[group]', values: [admins] }]
+",
+    );
+    assert_eq!(
+        messages(&set),
+        [
+            "warning: test.yaml:5: spec.action: weft does not implement external authorization (CUSTOM) yet: it denies every request this policy would send to its provider",
+            "warning: test.yaml:6: spec.provider: weft does not implement `provider` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:14: spec.rules[0].from[0].source.requestPrincipals: weft does not implement `requestPrincipals` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:15: spec.rules[0].when[0].key: weft does not validate JWTs yet (RequestAuthentication): a condition on `request.auth.*` never holds",
+        ]
+    );
 }

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use weft_proto::config::{Cluster, InboundPort, Service};
+use weft_proto::config::{AuthorizationPolicy, Cluster, InboundPort, Service};
 use weft_proto::discovery::ListenerInfo;
 use weft_proto::resources::Typed;
 
@@ -51,6 +51,9 @@ pub struct ProxyConfigDump {
     pub services: Vec<Service>,
     pub clusters: Vec<Cluster>,
     pub inbound: Vec<InboundPort>,
+    /// Authorization policies enforced on its inbound traffic.
+    #[serde(default)]
+    pub policies: Vec<AuthorizationPolicy>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -128,12 +131,14 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
         services: Vec::new(),
         clusters: Vec::new(),
         inbound: Vec::new(),
+        policies: Vec::new(),
     };
     for r in p.held.iter().flat_map(|v| v.resources.values()) {
         match Typed::decode(r) {
             Ok(Typed::Service(s)) => dump.services.push(s),
             Ok(Typed::Cluster(c)) => dump.clusters.push(c),
             Ok(Typed::Inbound(i)) => dump.inbound.push(i),
+            Ok(Typed::Authorization(a)) => dump.policies.push(a),
             Err(e) => tracing::error!("a held resource does not decode: {e}"),
         }
     }

@@ -19,10 +19,10 @@ use weft_proto::resources::Typed;
 
 use super::clusters::{self, RuleIndex};
 use super::dirty::Dirty;
-use super::inbound;
 use super::routes::{Caller, ClusterRef, Scoped};
 use super::scope::Scope;
 use super::service;
+use super::{inbound, policies};
 use crate::model::{Mesh, ServiceModel};
 use crate::views::{Delta, View};
 
@@ -155,6 +155,9 @@ impl Generation {
         }
         for port in inbound::ports(&self.mesh, caller) {
             put(&Typed::Inbound(port).encode());
+        }
+        for policy in policies::for_caller(&self.mesh.resources, caller) {
+            put(&Typed::Authorization(policy).encode());
         }
         let before = self.prev.as_ref().and_then(|p| p.views.get(caller));
         let delta = before.map(|b| delta(b, &resources));

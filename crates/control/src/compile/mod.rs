@@ -12,6 +12,7 @@ mod dirty;
 mod generation;
 mod inbound;
 mod persist;
+mod policies;
 pub mod routes;
 mod scope;
 mod service;

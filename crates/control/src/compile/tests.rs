@@ -462,3 +462,78 @@ fn a_wildcard_rule_recompiles_everything() {
     c.view(&page);
     assert_eq!(c.current().compiled(), full);
 }
+
+#[test]
+fn a_workload_gets_the_policies_that_select_it() {
+    let c = compiler(&format!(
+        "{MESH}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{ name: reviews-viewer }}
+spec:
+  selector: {{ matchLabels: {{ app: reviews }} }}
+  rules: [{{ from: [{{ source: {{ serviceAccounts: [bookinfo-productpage, other/sa] }} }}] }}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{ name: namespace-wide }}
+spec: {{ action: DENY, rules: [{{ to: [{{ operation: {{ paths: ['/admin*'] }} }}] }}] }}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{ name: mesh-wide, namespace: istio-system }}
+spec: {{ action: CUSTOM, provider: {{ name: opa }}, rules: [{{ from: [{{ source: {{ ipBlocks: [10.0.0.0/8] }} }}] }}] }}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{ name: elsewhere, namespace: db }}
+spec: {{ rules: [{{}}] }}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{ name: waypoint }}
+spec:
+  targetRefs: [{{ kind: Gateway, group: gateway.networking.k8s.io, name: waypoint }}]
+  rules: [{{}}]
+"
+    ));
+    connect_bookinfo(&c);
+    let policies = |labels: &[(&str, &str)]| -> Vec<weft_proto::config::AuthorizationPolicy> {
+        let view = c.view(&node("x", "default", labels, "198.18.9.9"));
+        view.resources
+            .values()
+            .filter_map(|r| match Typed::decode(r).unwrap() {
+                Typed::Authorization(a) => Some(a),
+                _ => None,
+            })
+            .collect()
+    };
+    let reviews = policies(&[("app", "reviews")]);
+    let names: Vec<&str> = reviews.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "default/namespace-wide",
+            "default/reviews-viewer",
+            "istio-system/mesh-wide"
+        ]
+    );
+    let viewer = &reviews[1];
+    assert_eq!(
+        viewer.rules[0].from[0].principals,
+        [
+            "cluster.local/ns/default/sa/bookinfo-productpage",
+            "cluster.local/ns/other/sa/sa"
+        ]
+    );
+    assert_eq!(
+        reviews[2].action,
+        weft_proto::config::Action::Deny,
+        "CUSTOM denies what it cannot ask"
+    );
+    let page: Vec<String> = policies(&[("app", "productpage")])
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(page, ["default/namespace-wide", "istio-system/mesh-wide"]);
+}

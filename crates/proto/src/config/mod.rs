@@ -4,6 +4,7 @@
 //! Field names are `snake_case`, as in Envoy's bootstrap. Durations are
 //! written as `100ms` / `0.5s` (see [`crate::duration`]).
 
+mod authz;
 mod cluster;
 mod listener;
 mod load;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use authz::{Action, AuthorizationPolicy, Condition, IpBlock, Operation, Rule, Source};
 pub use cluster::{Cluster, Endpoint, LbPolicy, UpstreamProtocol};
 pub use listener::{Direction, Interception, Listener, ListenerProtocol};
 pub use load::{ConfigError, LoadError};
@@ -71,6 +73,11 @@ pub struct ProxyConfig {
     /// Named sets of endpoints that routes send traffic to.
     #[serde(default)]
     pub clusters: Vec<Cluster>,
+
+    /// Authorization policies on inbound traffic (Istio's
+    /// AuthorizationPolicy). None: everything is allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization: Vec<AuthorizationPolicy>,
 
     /// Where to get services, clusters and inbound ports from at run time
     /// (`weft control`). They are added to the ones in this file.

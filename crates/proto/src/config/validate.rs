@@ -20,7 +20,44 @@ impl ProxyConfig {
         self.check_listeners(&mut errs);
         self.check_services(&clusters, &mut errs);
         self.check_inbound(&mut errs);
+        self.check_authorization(&mut errs);
         errs
+    }
+
+    fn check_authorization(&self, errs: &mut Vec<ConfigError>) {
+        let mut names = HashSet::new();
+        for (i, p) in self.authorization.iter().enumerate() {
+            let path = format!("authorization[{i}]");
+            if !names.insert(p.name.as_str()) {
+                errs.push(ConfigError::new(
+                    format!("{path}.name"),
+                    format!(
+                        "a policy named {:?} is already defined; give each policy a unique name",
+                        p.name
+                    ),
+                ));
+            }
+            for (j, r) in p.rules.iter().enumerate() {
+                for (k, s) in r.from.iter().enumerate() {
+                    let blocks = [
+                        ("ip_blocks", &s.ip_blocks),
+                        ("not_ip_blocks", &s.not_ip_blocks),
+                        ("remote_ip_blocks", &s.remote_ip_blocks),
+                        ("not_remote_ip_blocks", &s.not_remote_ip_blocks),
+                    ];
+                    for (field, list) in blocks {
+                        for (n, b) in list.iter().enumerate() {
+                            if super::authz::IpBlock::parse(b).is_none() {
+                                errs.push(ConfigError::new(
+                                    format!("{path}.rules[{j}].from[{k}].{field}[{n}]"),
+                                    format!("{b:?} is not an IP address or CIDR block; write it like 10.0.0.1 or 10.0.0.0/16"),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     fn check_clusters(&self, errs: &mut Vec<ConfigError>) -> HashSet<&str> {

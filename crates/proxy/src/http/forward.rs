@@ -12,7 +12,7 @@ use weft_proto::config::{Direction, UpstreamProtocol};
 use super::body::{RequestBody, ResponseBody};
 use super::exchange::Exchange;
 use super::headers::{is_grpc, is_upgrade, set_upstream_target, strip_hop_by_hop};
-use super::{respond, route, tunnel};
+use super::{authorize, respond, route, tunnel};
 use crate::errors::{ProxyError, ResponseFlag};
 use crate::listen::ConnCtx;
 use crate::upstream::HttpVersion;
@@ -30,6 +30,12 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     let grpc = is_grpc(&req);
     let mut ex = Exchange::new(ctx.clone(), &snap, start, grpc);
 
+    if ctx.listener.direction == Direction::Inbound
+        && !snap.authz.is_empty()
+        && let Err(e) = authorize::check(&ctx, &snap, &req)
+    {
+        return respond::error(ex, grpc, e);
+    }
     if req.method() == Method::CONNECT {
         return tunnel::connect(ex, &snap, req).await;
     }

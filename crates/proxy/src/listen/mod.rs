@@ -41,6 +41,8 @@ pub struct ConnCtx {
     pub peer: SocketAddr,
     /// Where a transparently intercepted client was connecting.
     pub orig_dst: Option<SocketAddr>,
+    /// The peer's verified identity; `None` for a plaintext peer.
+    pub identity: Option<Arc<crate::authz::Identity>>,
     /// Held while any work for this connection (including upgraded
     /// tunnels) is in flight, so a drain waits for it.
     pub drain: drain::Watch,
@@ -166,6 +168,7 @@ async fn handle(
         listener,
         peer,
         orig_dst,
+        identity: None,
         drain,
     });
     serve_conn(sock, ctx).await;

@@ -92,6 +92,7 @@ impl Snapshot {
             })
             .collect();
 
+        let authz = Arc::new(crate::authz::Authorizer::new(&config.authorization));
         Ok(Self {
             outbound_policy: config.outbound_policy,
             config,
@@ -101,6 +102,7 @@ impl Snapshot {
             services,
             inbound,
             clusters,
+            authz,
         })
     }
 }

@@ -47,6 +47,8 @@ pub struct Snapshot {
     pub inbound: HashMap<u16, Arc<InboundTarget>>,
     pub clusters: HashMap<Arc<str>, Arc<Cluster>>,
     pub outbound_policy: OutboundPolicy,
+    /// Inbound authorization (empty: everything is allowed).
+    pub authz: Arc<crate::authz::Authorizer>,
 }
 
 /// Outbound services, findable by name and by virtual IP.

@@ -30,6 +30,24 @@ pub struct Metrics {
     tcp_received: Family<TcpLabels, Counter>,
     detect_timeouts: Family<ListenerLabels, Counter>,
     active_connections: Family<ListenerLabels, Gauge>,
+    denied: Family<DeniedLabels, Counter>,
+}
+
+/// `policy="<namespace/name>", protocol="http|tcp"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct DeniedLabels {
+    pub policy: Arc<str>,
+    pub protocol: DeniedProtocol,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, prometheus_client::encoding::EncodeLabelValue,
+)]
+pub enum DeniedProtocol {
+    #[allow(non_camel_case_types)]
+    http,
+    #[allow(non_camel_case_types)]
+    tcp,
 }
 
 /// `listener="<name>"`.
@@ -68,6 +86,7 @@ impl Metrics {
         let tcp_sent = Family::default();
         let tcp_received = Family::default();
         let detect_timeouts = Family::default();
+        let denied = Family::default();
         let active_connections = Family::default();
 
         // Counters are registered without `_total`; the encoder appends it.
@@ -117,6 +136,11 @@ impl Metrics {
             detect_timeouts.clone(),
         );
         reg.register(
+            "weft_authorization_denied",
+            "Requests and connections refused by an authorization policy",
+            denied.clone(),
+        );
+        reg.register(
             "weft_listener_connections_active",
             "Downstream connections open on a listener",
             active_connections.clone(),
@@ -133,6 +157,7 @@ impl Metrics {
             tcp_received,
             detect_timeouts,
             active_connections,
+            denied,
         }
     }
 
@@ -177,6 +202,16 @@ impl Metrics {
         self.detect_timeouts
             .get_or_create(&ListenerLabels {
                 listener: listener.clone(),
+            })
+            .inc();
+    }
+
+    /// One request or connection refused by `policy`.
+    pub fn denied(&self, policy: &Arc<str>, protocol: DeniedProtocol) {
+        self.denied
+            .get_or_create(&DeniedLabels {
+                policy: policy.clone(),
+                protocol,
             })
             .inc();
     }

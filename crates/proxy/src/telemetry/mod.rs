@@ -4,4 +4,4 @@ mod labels;
 mod metrics;
 
 pub use labels::{PeerLabels, Reporter, RequestLabels, ServiceLabels, TcpLabels};
-pub use metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
+pub use metrics::{DeniedProtocol, Metrics, OPENMETRICS_CONTENT_TYPE};

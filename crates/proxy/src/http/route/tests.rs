@@ -74,6 +74,7 @@ fn setup(
         listener: Arc::new(ListenerRt::new(&listener)),
         peer: "127.0.0.1:5555".parse().unwrap(),
         orig_dst: orig_dst.map(|a| a.parse().unwrap()),
+        identity: None,
         drain: watch,
     });
     (ctx, snap)
