@@ -190,3 +190,12 @@ impl GrpcBackendRef {
         self.weight.unwrap_or(1)
     }
 }
+
+impl crate::kinds::gateway_api::common::validate::FilterType for GrpcRouteFilterType {
+    fn as_str(self) -> &'static str {
+        GrpcRouteFilterType::as_str(self)
+    }
+    fn field(self) -> &'static str {
+        GrpcRouteFilterType::field(self)
+    }
+}

@@ -432,3 +432,12 @@ impl HttpBackendRef {
         self.weight.unwrap_or(1)
     }
 }
+
+impl crate::kinds::gateway_api::common::validate::FilterType for HttpRouteFilterType {
+    fn as_str(self) -> &'static str {
+        HttpRouteFilterType::as_str(self)
+    }
+    fn field(self) -> &'static str {
+        HttpRouteFilterType::field(self)
+    }
+}

@@ -287,3 +287,70 @@ pub(crate) fn all_zero_weights(
         );
     }
 }
+
+/// The checks every route kind's spec shares: its parents, hostnames,
+/// the CRD's limit of 16 rules, unique rule names and the 128 matches a
+/// route may hold in all. `kind` names the route in the fix (`HTTPRoute`).
+pub(crate) fn route_spec<'a>(
+    cx: &mut Check<'_>,
+    kind: &str,
+    parent_refs: &[ParentReference],
+    hostnames: &[String],
+    names: impl Iterator<Item = Option<&'a String>>,
+    match_counts: impl Iterator<Item = usize>,
+    rules: usize,
+) {
+    self::parent_refs(cx, parent_refs);
+    self::hostnames(cx, hostnames);
+    max_items(
+        cx,
+        "spec.rules",
+        rules,
+        16,
+        &format!("split the route into several {kind}s"),
+    );
+    rule_names(cx, names);
+    total_matches(cx, match_counts);
+}
+
+/// A route filter's `type`, as every route kind's filter enum spells it.
+pub(crate) trait FilterType: Copy + PartialEq {
+    fn as_str(self) -> &'static str;
+    /// The field that holds this type's settings.
+    fn field(self) -> &'static str;
+}
+
+/// A filter's settings must be those of its `type`, and only those.
+/// `configs` are the settings fields that are set, each with the type it
+/// belongs to.
+pub(crate) fn filter_settings<T: FilterType>(
+    cx: &mut Check<'_>,
+    path: &str,
+    t: T,
+    configs: &[(&'static str, T)],
+) {
+    for (field, of) in configs {
+        if *of != t {
+            cx.error(
+                "filter-config",
+                format!("{path}.{field}"),
+                format!(
+                    "`{field}` is set but the filter's type is `{}`; change `type` to `{}` or remove `{field}`",
+                    t.as_str(),
+                    of.as_str()
+                ),
+            );
+        }
+    }
+    if !configs.iter().any(|(_, of)| *of == t) {
+        cx.error(
+            "filter-config",
+            path,
+            format!(
+                "a `{}` filter needs its settings under `{}`",
+                t.as_str(),
+                t.field()
+            ),
+        );
+    }
+}

@@ -10,17 +10,15 @@ use crate::kinds::gateway_api::common::validate::{self as common, Backend};
 
 impl Validate for GrpcRoute {
     fn validate(&self, cx: &mut Check<'_>) {
-        common::parent_refs(cx, &self.parent_refs);
-        common::hostnames(cx, &self.hostnames);
-        common::max_items(
+        common::route_spec(
             cx,
-            "spec.rules",
+            "GRPCRoute",
+            &self.parent_refs,
+            &self.hostnames,
+            self.rules.iter().map(|r| r.name.as_ref()),
+            self.rules.iter().map(|r| r.matches.len()),
             self.rules.len(),
-            16,
-            "split the route into several GRPCRoutes",
         );
-        common::rule_names(cx, self.rules.iter().map(|r| r.name.as_ref()));
-        common::total_matches(cx, self.rules.iter().map(|r| r.matches.len()));
         for (i, rule) in self.rules.iter().enumerate() {
             rule.check(cx, &format!("spec.rules[{i}]"));
         }
@@ -196,27 +194,7 @@ fn filters(cx: &mut Check<'_>, path: &str, filters: &[GrpcRouteFilter]) {
                 first.insert(t, i);
             }
         }
-        let configs = f.configs();
-        for (field, of) in &configs {
-            if *of != t {
-                cx.error(
-                    "filter-config",
-                    format!("{at}.{field}"),
-                    format!("`{field}` is set but the filter's type is `{}`; change `type` to `{}` or remove `{field}`", t.as_str(), of.as_str()),
-                );
-            }
-        }
-        if !configs.iter().any(|(_, of)| *of == t) {
-            cx.error(
-                "filter-config",
-                &at,
-                format!(
-                    "a `{}` filter needs its settings under `{}`",
-                    t.as_str(),
-                    t.field()
-                ),
-            );
-        }
+        common::filter_settings(cx, &at, t, &f.configs());
         if let Some(h) = &f.request_header_modifier {
             common::header_filter(cx, &format!("{at}.requestHeaderModifier"), h);
         }

@@ -15,17 +15,15 @@ const BAD_SEQUENCES: [&str; 6] = ["//", "/./", "/../", "%2f", "%2F", "#"];
 
 impl Validate for HttpRoute {
     fn validate(&self, cx: &mut Check<'_>) {
-        common::parent_refs(cx, &self.parent_refs);
-        common::hostnames(cx, &self.hostnames);
-        common::max_items(
+        common::route_spec(
             cx,
-            "spec.rules",
+            "HTTPRoute",
+            &self.parent_refs,
+            &self.hostnames,
+            self.rules.iter().map(|r| r.name.as_ref()),
+            self.rules.iter().map(|r| r.matches.len()),
             self.rules.len(),
-            16,
-            "split the route into several HTTPRoutes",
         );
-        common::rule_names(cx, self.rules.iter().map(|r| r.name.as_ref()));
-        common::total_matches(cx, self.rules.iter().map(|r| r.matches.len()));
         for (i, rule) in self.rules.iter().enumerate() {
             rule.check(cx, &format!("spec.rules[{i}]"));
         }

@@ -58,27 +58,7 @@ pub(super) fn filters(
 impl HttpRouteFilter {
     fn check(&self, cx: &mut Check<'_>, path: &str, matches: &[HttpRouteMatch]) {
         let t = self.type_;
-        let configs = self.configs();
-        for (field, of) in &configs {
-            if *of != t {
-                cx.error(
-                    "filter-config",
-                    format!("{path}.{field}"),
-                    format!("`{field}` is set but the filter's type is `{}`; change `type` to `{}` or remove `{field}`", t.as_str(), of.as_str()),
-                );
-            }
-        }
-        if !configs.iter().any(|(_, of)| *of == t) {
-            cx.error(
-                "filter-config",
-                path,
-                format!(
-                    "a `{}` filter needs its settings under `{}`",
-                    t.as_str(),
-                    t.field()
-                ),
-            );
-        }
+        common::filter_settings(cx, path, t, &self.configs());
         if let Some(h) = &self.request_header_modifier {
             common::header_filter(cx, &format!("{path}.requestHeaderModifier"), h);
         }
