@@ -113,6 +113,18 @@ pub enum GatewayDefaultScope {
     None,
 }
 
+/// `HTTPHeaderMatch` and `GRPCHeaderMatch`, which upstream defines alike.
+/// Header names compare case-insensitively.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeaderMatch {
+    /// Defaults to `Exact`.
+    #[serde(rename = "type")]
+    pub type_: Option<HeaderMatchType>,
+    pub name: String,
+    pub value: String,
+}
+
 /// How a header or query parameter value is compared. `Exact` is the
 /// default; `RegularExpression`'s dialect is the implementation's (RE2 for
 /// Envoy-based meshes).

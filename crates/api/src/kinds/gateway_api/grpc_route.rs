@@ -10,8 +10,8 @@ mod tests;
 use serde::Deserialize;
 
 use super::common::{
-    GatewayDefaultScope, HeaderMatchType, HttpHeaderFilter, HttpRequestMirrorFilter,
-    LocalObjectReference, ParentReference, SessionPersistence,
+    GatewayDefaultScope, HttpHeaderFilter, HttpRequestMirrorFilter, LocalObjectReference,
+    ParentReference, SessionPersistence,
 };
 
 /// `GRPCRouteSpec`. The `CommonRouteSpec` fields come first.
@@ -74,16 +74,8 @@ pub enum GrpcMethodMatchType {
     RegularExpression,
 }
 
-/// `GRPCHeaderMatch`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GrpcHeaderMatch {
-    /// Defaults to `Exact`.
-    #[serde(rename = "type")]
-    pub type_: Option<HeaderMatchType>,
-    pub name: String,
-    pub value: String,
-}
+/// `GRPCHeaderMatch`: the same shape as HTTP's.
+pub type GrpcHeaderMatch = super::common::HeaderMatch;
 
 /// `GRPCRouteFilter`: `type` names the filter, and exactly the matching
 /// configuration field is set.

@@ -86,16 +86,8 @@ pub enum PathMatchType {
     RegularExpression,
 }
 
-/// `HTTPHeaderMatch`. Header names compare case-insensitively.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HttpHeaderMatch {
-    /// Defaults to `Exact`.
-    #[serde(rename = "type")]
-    pub type_: Option<HeaderMatchType>,
-    pub name: String,
-    pub value: String,
-}
+/// `HTTPHeaderMatch`: the same shape as gRPC's.
+pub type HttpHeaderMatch = super::common::HeaderMatch;
 
 /// `HTTPQueryParamMatch`. Names compare exactly.
 #[derive(Debug, Clone, Default, Deserialize)]

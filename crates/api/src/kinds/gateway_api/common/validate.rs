@@ -354,3 +354,20 @@ pub(crate) fn filter_settings<T: FilterType>(
         );
     }
 }
+
+/// A match's `headers`: at most 16, each well formed, no name twice
+/// (names compare case-insensitively).
+pub(crate) fn header_matches(cx: &mut Check<'_>, path: &str, headers: &[super::HeaderMatch]) {
+    let at = format!("{path}.headers");
+    max_items(cx, &at, headers.len(), 16, "split the match");
+    for (k, h) in headers.iter().enumerate() {
+        value_match(cx, &format!("{at}[{k}]"), h.type_, &h.name, &h.value, 4096);
+    }
+    duplicate_names(
+        cx,
+        &at,
+        "header",
+        headers.iter().map(|h| h.name.as_str()),
+        true,
+    );
+}

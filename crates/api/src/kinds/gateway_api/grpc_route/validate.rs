@@ -76,25 +76,7 @@ impl GrpcRouteMatch {
         if let Some(m) = &self.method {
             m.check(cx, &format!("{path}.method"));
         }
-        let headers = format!("{path}.headers");
-        common::max_items(cx, &headers, self.headers.len(), 16, "split the match");
-        for (k, h) in self.headers.iter().enumerate() {
-            common::value_match(
-                cx,
-                &format!("{headers}[{k}]"),
-                h.type_,
-                &h.name,
-                &h.value,
-                4096,
-            );
-        }
-        common::duplicate_names(
-            cx,
-            &headers,
-            "header",
-            self.headers.iter().map(|h| h.name.as_str()),
-            true,
-        );
+        common::header_matches(cx, path, &self.headers);
     }
 }
 

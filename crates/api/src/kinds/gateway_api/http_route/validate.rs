@@ -129,25 +129,7 @@ impl HttpRouteMatch {
         if let Some(p) = &self.path {
             p.check(cx, &format!("{path}.path"));
         }
-        let headers = format!("{path}.headers");
-        common::max_items(cx, &headers, self.headers.len(), 16, "split the match");
-        for (k, h) in self.headers.iter().enumerate() {
-            common::value_match(
-                cx,
-                &format!("{headers}[{k}]"),
-                h.type_,
-                &h.name,
-                &h.value,
-                4096,
-            );
-        }
-        common::duplicate_names(
-            cx,
-            &headers,
-            "header",
-            self.headers.iter().map(|h| h.name.as_str()),
-            true,
-        );
+        common::header_matches(cx, path, &self.headers);
         let params = format!("{path}.queryParams");
         common::max_items(cx, &params, self.query_params.len(), 16, "split the match");
         for (k, q) in self.query_params.iter().enumerate() {
