@@ -3,7 +3,10 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
-    let fds = protox::compile(["weft/mesh/v1/discovery.proto"], ["proto"])?;
+    let fds = protox::compile(
+        ["weft/mesh/v1/discovery.proto", "weft/mesh/v1/ca.proto"],
+        ["proto"],
+    )?;
     tonic_prost_build::configure()
         .build_transport(false)
         // Resource bodies as `Bytes`: a resource shared by many proxies'

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use weft_control::run::{self, Settings};
 
@@ -25,6 +26,21 @@ pub struct Args {
     /// Write the addresses actually bound (for port 0) to this file as JSON.
     #[arg(long)]
     bound_addresses_file: Option<PathBuf>,
+    /// The SPIFFE trust domain of every identity the CA issues.
+    #[arg(long, default_value = weft_identity::DEFAULT_TRUST_DOMAIN)]
+    trust_domain: String,
+    /// A plug-in root CA laid out as Istio's `cacerts` (ca-cert.pem,
+    /// ca-key.pem, root-cert.pem, cert-chain.pem). Without it a self-signed
+    /// root is created under the state directory and kept.
+    #[arg(long, env = "WEFT_CACERTS", value_name = "DIR")]
+    cacerts: Option<PathBuf>,
+    /// The longest workload certificate the CA signs.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    workload_cert_ttl: Duration,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    weft_proto::duration::parse(s).map_err(|e| e.to_string())
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -35,11 +51,24 @@ pub async fn run(args: Args) -> Result<(), Error> {
     } else {
         Some(args.state_dir.unwrap_or_else(default_state_dir))
     };
+    // An ephemeral control plane's self-signed root lives as long as it
+    // does; proxies still need its file to trust it.
+    let (ca_dir, _ephemeral_ca) = match &state_dir {
+        Some(dir) => (dir.join("ca"), None),
+        None => {
+            let tmp = tempfile::Builder::new().prefix("weft-ca-").tempdir()?;
+            (tmp.path().join("ca"), Some(tmp))
+        }
+    };
     let running = run::start(Settings {
         files: args.files,
         state_dir,
         grpc: args.grpc_address,
         http: args.http_address,
+        trust_domain: args.trust_domain,
+        cacerts: args.cacerts,
+        ca_dir,
+        workload_cert_ttl: args.workload_cert_ttl,
     })
     .await?;
     if let Some(path) = &args.bound_addresses_file {
@@ -48,8 +77,10 @@ pub async fn run(args: Args) -> Result<(), Error> {
         std::fs::rename(&tmp, path)?;
     }
     eprintln!(
-        "weft control: config stream on {}, API on http://{}",
-        running.bound.grpc, running.bound.http
+        "weft control: config stream and CA on {} (TLS), API on http://{}\ntrust bundle for proxies (control_plane.ca_bundle): {}",
+        running.bound.grpc,
+        running.bound.http,
+        running.trust_bundle.display()
     );
     let status = running.store.status();
     if let Some(r) = &status.rejected {

@@ -12,6 +12,7 @@ mod demo;
 mod procs;
 mod proxies;
 mod table;
+mod token;
 
 /// weft: a service mesh you can run on one machine.
 #[derive(Parser, Debug)]
@@ -41,9 +42,13 @@ enum Command {
     ProxyStatus(proxies::StatusArgs),
     /// What one proxy holds: listeners, routes, clusters or endpoints.
     ProxyConfig(proxies::ConfigArgs),
+    /// Issue a single-use bootstrap token that lets a proxy get the
+    /// certificate of one workload identity.
+    Token(token::Args),
 }
 
 fn main() -> ExitCode {
+    weft_identity::install_crypto_provider();
     match Cli::parse().command {
         Command::Analyze(args) => analyze::run(args),
         Command::Demo(args) => block_on(demo::run(args)),
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
         Command::Delete(args) => block_on(apply::run(args, true)),
         Command::ProxyStatus(args) => block_on(proxies::status(args)),
         Command::ProxyConfig(args) => block_on(proxies::config(args)),
+        Command::Token(args) => block_on(token::run(args)),
     }
 }
 

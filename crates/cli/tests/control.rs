@@ -28,7 +28,8 @@ struct Backend {
     port: u16,
 }
 
-async fn backend(name: &str, cp: SocketAddr) -> Backend {
+async fn backend(name: &str, control: &ControlProcess) -> Backend {
+    let (cp, trust) = (control.grpc, control.bootstrap("default", "default"));
     let app = servers::http_echo(name).await;
     let port = app.addr.port();
     let sidecar = ProxyProcess::spawn(
@@ -40,7 +41,7 @@ metrics_address: null
 health_address: null
 listeners:
   - {{ name: inbound, address: 127.0.0.1:0, direction: inbound, target_port: {port} }}
-control_plane: {{ address: \"{cp}\", node_id: {name} }}
+control_plane: {{ address: \"{cp}\", node_id: {name}, {trust} }}
 "
         ),
     );
@@ -52,7 +53,8 @@ control_plane: {{ address: \"{cp}\", node_id: {name} }}
 }
 
 /// The client's sidecar (outbound only); `extra` is spliced into its file.
-fn client_sidecar(cp: SocketAddr, extra: &str) -> ProxyProcess {
+fn client_sidecar(control: &ControlProcess, extra: &str) -> ProxyProcess {
+    let (cp, trust) = (control.grpc, control.bootstrap("default", "default"));
     ProxyProcess::spawn(
         &workspace_bin("weft-proxy"),
         &format!(
@@ -63,7 +65,7 @@ health_address: null
 outbound_policy: registry_only
 listeners:
   - {{ name: outbound, address: 127.0.0.1:0, direction: outbound }}
-control_plane: {{ address: \"{cp}\", node_id: client }}
+control_plane: {{ address: \"{cp}\", node_id: client, {trust} }}
 {extra}"
         ),
     )
@@ -245,15 +247,31 @@ impl Mesh {
             &dir.path().join("state"),
             "127.0.0.1:0".parse().unwrap(),
         );
-        let a = backend("echo-a", control.grpc).await;
-        let b = backend("echo-b", control.grpc).await;
+        let a = backend("echo-a", &control).await;
+        let b = backend("echo-b", &control).await;
         write_mesh(&config, a.port, b.port);
-        Self {
+        let mesh = Self {
             dir,
             control,
             _a: a,
             _b: b,
-        }
+        };
+        // Both apps are endpoints (their sidecars got certificates and
+        // registered) before any test sends traffic.
+        eventually("both backends synced", PATIENCE, || async {
+            mesh.synced() == 2
+        })
+        .await;
+        mesh
+    }
+
+    /// How many proxies hold their current config.
+    fn synced(&self) -> usize {
+        let out = self.cli(&["proxy-status"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("SYNCED"))
+            .count()
     }
 
     fn config(&self) -> PathBuf {
@@ -272,7 +290,7 @@ impl Mesh {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn route_changes_under_load_fail_no_request() {
     let mesh = Mesh::start().await;
-    let client = client_sidecar(mesh.control.grpc, "");
+    let client = client_sidecar(&mesh.control, "");
     let load = Load::start(client.listener("outbound")).await;
     until_answered_by(&load, "echo-a").await;
 
@@ -349,9 +367,24 @@ async fn route_changes_under_load_fail_no_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_control_plane_is_not_noticed_by_traffic_and_proxies_resync() {
     let mut mesh = Mesh::start().await;
-    let client = client_sidecar(mesh.control.grpc, "");
+    let client = client_sidecar(&mesh.control, "");
     let load = Load::start(client.listener("outbound")).await;
     until_answered_by(&load, "echo-a").await;
+    // Every proxy registered (and so is kept across the restart).
+    eventually("every proxy synced", PATIENCE, || async {
+        mesh.synced() == 3
+    })
+    .await;
+    // ...and the endpoints' registrations are on disk: they are written
+    // with the next compile, a debounce after a selected proxy connects.
+    let kept = mesh.dir.path().join("state/registrations.bin");
+    eventually("registrations kept", PATIENCE, || async {
+        let bytes = std::fs::read(&kept).unwrap_or_default();
+        ["echo-a", "echo-b"]
+            .iter()
+            .all(|id| bytes.windows(id.len()).any(|w| w == id.as_bytes()))
+    })
+    .await;
 
     let grpc = mesh.control.grpc;
     mesh.control.kill();
@@ -364,14 +397,8 @@ async fn a_killed_control_plane_is_not_noticed_by_traffic_and_proxies_resync() {
     eprintln!("restart to traffic moved: {took:?}");
 
     load.finish().await;
-    let mesh = &mesh;
     eventually("every proxy resynced", PATIENCE, || async {
-        let out = mesh.cli(&["proxy-status"]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.contains("SYNCED"))
-            .count()
-            == 3
+        mesh.synced() == 3
     })
     .await;
 }
@@ -381,7 +408,7 @@ async fn a_config_a_proxy_refuses_is_nacked_and_shown() {
     let mesh = Mesh::start().await;
     // The file claims a cluster the control plane also pushes.
     let _client = client_sidecar(
-        mesh.control.grpc,
+        &mesh.control,
         "clusters:\n  - { name: \"outbound|8080||echo-a.default.svc.cluster.local\", endpoints: [{ address: 127.0.0.1:1 }] }\n",
     );
     let mesh = &mesh;
@@ -426,7 +453,7 @@ async fn fetch(outbound: SocketAddr, path: &str) -> (StatusCode, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_applied_authorization_policy_is_enforced_by_the_selected_sidecar() {
     let mesh = Mesh::start().await;
-    let client = client_sidecar(mesh.control.grpc, "");
+    let client = client_sidecar(&mesh.control, "");
     let outbound = client.listener("outbound");
     eventually("routed", PATIENCE, || async { ask(outbound).await.is_ok() }).await;
 

@@ -3,6 +3,7 @@
 //! the config stream (`server`).
 
 pub mod api;
+pub mod ca;
 pub mod compile;
 pub mod model;
 pub mod run;

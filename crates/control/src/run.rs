@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::api::Api;
+use crate::ca::{Authority, CaService};
 use crate::compile::{Compiler, DEBOUNCE};
 use crate::server::{ConfigServer, Registry};
 use crate::store::Store;
@@ -30,6 +31,15 @@ pub struct Settings {
     pub grpc: SocketAddr,
     /// The HTTP API (15014).
     pub http: SocketAddr,
+    /// The SPIFFE trust domain (`cluster.local`).
+    pub trust_domain: String,
+    /// A plug-in root in Istio's `cacerts` layout; without one, a
+    /// self-signed root is created in `ca_dir` and kept there.
+    pub cacerts: Option<PathBuf>,
+    /// Where the self-signed root lives (`<state_dir>/ca`).
+    pub ca_dir: PathBuf,
+    /// The longest workload certificate the CA signs (24 h).
+    pub workload_cert_ttl: Duration,
 }
 
 /// Where a started control plane listens (ports may have been 0).
@@ -51,6 +61,8 @@ pub enum StartError {
     },
     #[error("cannot open the state directory: {0}")]
     State(#[source] std::io::Error),
+    #[error("the CA cannot start: {0}")]
+    Ca(#[from] crate::ca::OpenError),
 }
 
 /// A running control plane.
@@ -59,6 +71,10 @@ pub struct Running {
     pub store: Arc<Store>,
     pub compiler: Arc<Compiler>,
     pub registry: Arc<Registry>,
+    pub authority: Arc<Authority>,
+    /// The PEM file proxies need to trust the control plane
+    /// (`control_plane.ca_bundle`).
+    pub trust_bundle: PathBuf,
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -95,42 +111,60 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let registry = Arc::new(Registry::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
 
+    let (authority, serving) = Authority::open(
+        settings.cacerts.as_deref(),
+        &settings.ca_dir,
+        &settings.trust_domain,
+        settings.workload_cert_ttl,
+    )?;
+    let trust_bundle = authority.ca.bundle_file();
+    let tls = serving.creds.server_config(false, &[b"h2"]);
+
     let mut tasks = vec![
         tokio::spawn(compiler.clone().run(DEBOUNCE)),
         tokio::spawn(store.clone().watch(WATCH_INTERVAL)),
+        tokio::spawn(serving.clone().keep_fresh(authority.clone())),
     ];
     let server = ConfigServer::new(compiler.clone(), registry.clone());
     let mut s = stopped.clone();
+    let ca_service = CaService(authority.clone());
     tasks.push(tokio::spawn(async move {
         let shutdown = async move {
             let _ = s.wait_for(|v| *v).await;
         };
-        if let Err(e) = server.serve(grpc, shutdown).await {
+        if let Err(e) = server.serve_tls(grpc, tls, ca_service, shutdown).await {
             tracing::error!("config stream failed: {e}");
         }
     }));
     let api = Api {
         store: store.clone(),
         registry: registry.clone(),
+        authority: authority.clone(),
     };
     let mut s = stopped;
     tasks.push(tokio::spawn(async move {
         let shutdown = async move {
             let _ = s.wait_for(|v| *v).await;
         };
-        if let Err(e) = axum::serve(http, api.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        if let Err(e) = axum::serve(
+            http,
+            api.router()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
         {
             tracing::error!("HTTP API failed: {e}");
         }
     }));
-    tracing::info!(grpc = %bound.grpc, http = %bound.http, "weft control ready");
+    tracing::info!(grpc = %bound.grpc, http = %bound.http, trust_bundle = %trust_bundle.display(), "weft control ready");
     Ok(Running {
         bound,
         store,
         compiler,
         registry,
+        authority,
+        trust_bundle,
         stop,
         tasks,
     })
@@ -144,9 +178,9 @@ impl Running {
     pub async fn stop(self) {
         self.stop.send_replace(true);
         let mut tasks = self.tasks;
-        // The two servers end on the signal; the compiler and the file
-        // watcher loop until aborted.
-        let servers = tasks.split_off(2);
+        // The two servers end on the signal; the compiler, the file
+        // watcher and the certificate renewal loop until aborted.
+        let servers = tasks.split_off(3);
         for t in servers {
             if tokio::time::timeout(STOP_GRACE, t).await.is_err() {
                 tracing::warn!("a server did not stop within {STOP_GRACE:?}");

@@ -11,8 +11,10 @@ use http::{StatusCode, Version};
 use parking_lot::RwLock;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
+use weft_control::ca::{Authority, CaService, ServingCert};
 use weft_control::server::{ConfigServer, Registry, SyncState};
 use weft_control::views::{View, Views};
+use weft_identity::SpiffeId;
 use weft_proto::config::ProxyConfig;
 use weft_proto::discovery::Node;
 use weft_proto::resources::Typed;
@@ -80,20 +82,69 @@ impl Views for TestViews {
     }
 }
 
-/// A control plane serving `views` on `addr` (port 0 for any) until the
-/// returned sender fires.
+/// One CA for a test: control planes started on it share its root (kept
+/// on disk), so a restarted one is trusted by the proxies of the first.
+struct Pki {
+    dir: tempfile::TempDir,
+    authority: Arc<Authority>,
+}
+
+impl Pki {
+    fn new() -> Arc<Self> {
+        weft_identity::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let (authority, _) = Authority::open(
+            None,
+            &dir.path().join("ca"),
+            "cluster.local",
+            std::time::Duration::from_secs(3600),
+        )
+        .unwrap();
+        Arc::new(Self { dir, authority })
+    }
+
+    /// The proxy file's `ca_bundle` and `token_file` for `ns`/`sa`.
+    fn bootstrap(&self, ns: &str, sa: &str) -> String {
+        let id = SpiffeId::new("cluster.local", ns, sa).unwrap();
+        let token = self
+            .authority
+            .tokens
+            .issue(id, std::time::Duration::from_secs(60));
+        let path = self
+            .dir
+            .path()
+            .join(format!("token-{}", self.authority.tokens.len()));
+        std::fs::write(&path, token).unwrap();
+        format!(
+            "ca_bundle: \"{}\", token_file: \"{}\"",
+            self.authority.ca.bundle_file().display(),
+            path.display()
+        )
+    }
+}
+
+/// A control plane serving `views` on `addr` (port 0 for any), over TLS
+/// with the CA beside it, until the returned sender fires.
 async fn control(
     views: Arc<TestViews>,
     registry: Arc<Registry>,
     addr: SocketAddr,
+    pki: &Pki,
 ) -> (SocketAddr, oneshot::Sender<()>) {
     let listener = TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = ConfigServer::new(views, registry);
-    tokio::spawn(server.serve(listener, async move {
-        let _ = stopped.await;
-    }));
+    let serving = ServingCert::issue(&pki.authority.ca).unwrap();
+    let tls = serving.creds.server_config(false, &[b"h2"]);
+    tokio::spawn(server.serve_tls(
+        listener,
+        tls,
+        CaService(pki.authority.clone()),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     (addr, stop)
 }
 
@@ -109,13 +160,14 @@ clusters:
     )
 }
 
-async fn proxy(cp: SocketAddr) -> TestProxy {
+async fn proxy(cp: SocketAddr, pki: &Pki) -> TestProxy {
+    let trust = pki.bootstrap("test", "default");
     TestProxy::start(&format!(
         "node: {{ workload: client, namespace: test }}
 outbound_policy: registry_only
 listeners:
   - {{ name: outbound, address: 127.0.0.1:0, direction: outbound }}
-control_plane: {{ address: \"{cp}\", node_id: client-1, labels: {{ app: client }} }}
+control_plane: {{ address: \"{cp}\", node_id: client-1, labels: {{ app: client }}, {trust} }}
 "
     ))
     .await
@@ -149,6 +201,7 @@ async fn ready(proxy: &TestProxy) -> StatusCode {
 /// A control plane serving `yaml` as every proxy's view, and one proxy
 /// it has configured.
 struct Setup {
+    pki: Arc<Pki>,
     views: Arc<TestViews>,
     registry: Arc<Registry>,
     cp: SocketAddr,
@@ -160,18 +213,21 @@ async fn configured(yaml: &str) -> Setup {
     let views = TestViews::new();
     views.set(yaml);
     let registry = Arc::new(Registry::default());
+    let pki = Pki::new();
     let (cp, stop) = control(
         views.clone(),
         registry.clone(),
         "127.0.0.1:0".parse().unwrap(),
+        &pki,
     )
     .await;
-    let proxy = proxy(cp).await;
+    let proxy = proxy(cp, &pki).await;
     eventually("the proxy is ready once configured", PATIENCE, || async {
         ready(&proxy).await == StatusCode::OK
     })
     .await;
     Setup {
+        pki,
         views,
         registry,
         cp,
@@ -300,6 +356,7 @@ async fn a_config_the_proxy_cannot_use_is_nacked_and_the_old_one_serves() {
 async fn a_restarted_control_plane_resyncs_and_the_proxy_serves_throughout() {
     let (a, b) = (servers::http_echo("a").await, servers::http_echo("b").await);
     let Setup {
+        pki,
         views,
         cp,
         stop,
@@ -329,7 +386,7 @@ async fn a_restarted_control_plane_resyncs_and_the_proxy_serves_throughout() {
     let views2 = TestViews::new();
     views2.set(&routes_to(&b.addr.to_string()));
     let registry2 = Arc::new(Registry::default());
-    let (_cp, _stop) = control(views2.clone(), registry2.clone(), cp).await;
+    let (_cp, _stop) = control(views2.clone(), registry2.clone(), cp, &pki).await;
     eventually(
         "the proxy reconnects and takes the new state",
         PATIENCE,
@@ -348,6 +405,7 @@ async fn a_restarted_control_plane_resyncs_and_the_proxy_serves_throughout() {
 async fn a_draining_proxy_says_it_is_leaving() {
     let a = servers::http_echo("a").await;
     let Setup {
+        pki,
         views,
         cp,
         stop,
@@ -368,7 +426,7 @@ async fn a_draining_proxy_says_it_is_leaving() {
 
     // A control plane that goes away loses its proxies; it does not see
     // them leave.
-    let mut other = self::proxy(cp).await;
+    let mut other = self::proxy(cp, &pki).await;
     eventually("configured", PATIENCE, || async {
         ready(&other).await == StatusCode::OK
     })
@@ -393,8 +451,12 @@ async fn a_large_config_arrives_in_pieces_and_applies_whole() {
             1000 + i
         ));
     }
+    // Holding `stop` keeps the control plane up.
     let Setup {
-        registry, proxy, ..
+        registry,
+        proxy,
+        stop: _stop,
+        ..
     } = configured(&yaml).await;
     eventually("synced", PATIENCE, || async {
         registry

@@ -91,16 +91,16 @@ pub enum SignError {
 // === impl Ca ===
 
 impl Ca {
-    /// The plug-in root in `plugin_dir` when that holds `ca-cert.pem`, else
-    /// the self-signed root kept in `state_dir`, created on first use.
+    /// The plug-in root in `plugin_dir` when one is given, else the
+    /// self-signed root kept in `self_signed_dir`, created on first use.
     pub fn load(
         plugin_dir: Option<&Path>,
-        state_dir: &Path,
+        self_signed_dir: &Path,
         trust_domain: &str,
     ) -> Result<Self, CaError> {
         match plugin_dir {
             Some(dir) => Self::plug_in(dir, trust_domain),
-            None => Self::self_signed(state_dir, trust_domain),
+            None => Self::self_signed(self_signed_dir, trust_domain),
         }
     }
 
@@ -177,9 +177,10 @@ impl Ca {
         })
     }
 
-    /// The root kept in `<state_dir>/ca/`, created (key 0600) on first use.
-    pub fn self_signed(state_dir: &Path, trust_domain: &str) -> Result<Self, CaError> {
-        let dir = state_dir.join("ca");
+    /// The root kept in `dir` (`root-cert.pem`, and `root-key.pem` with
+    /// mode 0600), created on first use.
+    pub fn self_signed(dir: &Path, trust_domain: &str) -> Result<Self, CaError> {
+        let dir = dir.to_path_buf();
         let cert_path = dir.join("root-cert.pem");
         let key_path = dir.join("root-key.pem");
         match (cert_path.exists(), key_path.exists()) {
@@ -234,6 +235,14 @@ impl Ca {
 
     pub fn bundle(&self) -> &TrustBundle {
         &self.bundle
+    }
+
+    /// The file holding the roots workloads must trust to reach the
+    /// control plane for the first time.
+    pub fn bundle_file(&self) -> PathBuf {
+        match &self.source {
+            CaSource::PlugIn(dir) | CaSource::SelfSigned(dir) => dir.join("root-cert.pem"),
+        }
     }
 
     pub fn source(&self) -> &CaSource {
@@ -347,7 +356,7 @@ fn first(mut certs: Vec<CertificateDer<'static>>) -> CertificateDer<'static> {
     certs.swap_remove(0)
 }
 
-fn validity(x509: &X509Certificate<'_>) -> (SystemTime, SystemTime) {
+pub(crate) fn validity(x509: &X509Certificate<'_>) -> (SystemTime, SystemTime) {
     let at = |t: x509_parser::time::ASN1Time| {
         let secs = t.timestamp();
         if secs >= 0 {

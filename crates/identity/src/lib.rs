@@ -14,6 +14,7 @@ mod csr;
 mod pem;
 mod spiffe;
 mod tls;
+mod tokens;
 mod verify;
 
 pub use bundle::TrustBundle;
@@ -24,6 +25,7 @@ pub use spiffe::{IdError, SpiffeId};
 pub use tls::{
     ALPN_H1, ALPN_H2, ALPN_TCP, Credentials, CredentialsError, Current, Expect, MESH_ALPNS, peer_id,
 };
+pub use tokens::{Grant, TokenError, Tokens};
 
 /// The trust domain when none is configured, as in Istio.
 pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
@@ -44,6 +46,21 @@ pub fn install_crypto_provider() {
 /// The provider every config here is built with.
 pub(crate) fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Every certificate in a PEM text, in order.
+pub fn certs_from_pem(pem: &str) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    pem::certs_from(pem)
+}
+
+/// A certificate's `notBefore` and `notAfter`.
+pub fn validity(
+    cert: &rustls_pki_types::CertificateDer<'_>,
+) -> Result<(std::time::SystemTime, std::time::SystemTime), IdError> {
+    use x509_parser::prelude::FromDer;
+    let (_, x509) = x509_parser::certificate::X509Certificate::from_der(cert)
+        .map_err(|e| IdError::BadCertificate(e.to_string()))?;
+    Ok(ca::validity(&x509))
 }
 
 /// Fills `buf` from the system's secure random source.

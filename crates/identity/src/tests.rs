@@ -79,7 +79,7 @@ async fn handshake(
 fn self_signed_root_is_kept_private_and_reused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let ca = Ca::load(None, dir.path(), TD).unwrap();
+    let ca = Ca::load(None, &dir.path().join("ca"), TD).unwrap();
     let key = dir.path().join("ca/root-key.pem");
     assert_eq!(
         std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
@@ -93,12 +93,12 @@ fn self_signed_root_is_kept_private_and_reused() {
             & 0o777,
         0o700
     );
-    let again = Ca::load(None, dir.path(), TD).unwrap();
+    let again = Ca::load(None, &dir.path().join("ca"), TD).unwrap();
     assert_eq!(ca.bundle(), again.bundle(), "a restart must keep the root");
 
     // A key others can read is tightened, not used as is.
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    Ca::load(None, dir.path(), TD).unwrap();
+    Ca::load(None, &dir.path().join("ca"), TD).unwrap();
     assert_eq!(
         std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
         0o600
@@ -106,14 +106,16 @@ fn self_signed_root_is_kept_private_and_reused() {
 
     // Half a root is never silently replaced.
     std::fs::remove_file(&key).unwrap();
-    let err = Ca::load(None, dir.path(), TD).unwrap_err().to_string();
+    let err = Ca::load(None, &dir.path().join("ca"), TD)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("root-key.pem"), "{err}");
 }
 
 #[test]
 fn signs_a_spiffe_certificate_for_the_proven_identity() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = Ca::load(None, dir.path(), TD).unwrap();
+    let ca = Ca::load(None, &dir.path().join("ca"), TD).unwrap();
     let me = id("default", "bookinfo-productpage");
     let key = WorkloadKey::generate(me.clone()).unwrap();
     let issued = ca
@@ -238,7 +240,7 @@ fn plug_in_mistakes_are_named() {
 #[tokio::test]
 async fn handshakes_refuse_wrong_identities_and_foreign_cas() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = Ca::load(None, dir.path(), TD).unwrap();
+    let ca = Ca::load(None, &dir.path().join("ca"), TD).unwrap();
     let client = creds(&ca, &id("default", "productpage"));
     let server = creds(&ca, &id("default", "details"));
     let server_cfg = server.server_config(true, &MESH_ALPNS);
@@ -267,7 +269,7 @@ async fn handshakes_refuse_wrong_identities_and_foreign_cas() {
 
     // A client certificate from a foreign CA.
     let foreign_dir = tempfile::tempdir().unwrap();
-    let foreign_ca = Ca::load(None, foreign_dir.path(), TD).unwrap();
+    let foreign_ca = Ca::load(None, &foreign_dir.path().join("ca"), TD).unwrap();
     let forged = creds(&foreign_ca, &id("default", "productpage"));
     // It trusts our root, so only the server's check can stop it.
     forged.set_bundle(ca.bundle().clone());
@@ -299,7 +301,12 @@ async fn handshakes_refuse_wrong_identities_and_foreign_cas() {
     assert_eq!(s, None);
 
     // Another trust domain, even from a CA we trust.
-    let other_td = Ca::load(None, tempfile::tempdir().unwrap().path(), "other.domain").unwrap();
+    let other_td = Ca::load(
+        None,
+        &tempfile::tempdir().unwrap().path().join("ca"),
+        "other.domain",
+    )
+    .unwrap();
     let mixed = Credentials::new(TD, ca.bundle().merged(other_td.bundle()));
     let oid = SpiffeId::new("other.domain", "default", "productpage").unwrap();
     let key = WorkloadKey::generate(oid.clone()).unwrap();
@@ -327,7 +334,7 @@ async fn handshakes_refuse_wrong_identities_and_foreign_cas() {
 #[tokio::test]
 async fn rotation_takes_effect_for_new_handshakes() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = Ca::load(None, dir.path(), TD).unwrap();
+    let ca = Ca::load(None, &dir.path().join("ca"), TD).unwrap();
     let client = creds(&ca, &id("default", "a"));
     let server = creds(&ca, &id("default", "b"));
     let server_cfg = server.server_config(true, &MESH_ALPNS);
@@ -377,7 +384,7 @@ async fn rotation_takes_effect_for_new_handshakes() {
 #[tokio::test]
 async fn expired_certificates_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = Ca::load(None, dir.path(), TD).unwrap();
+    let ca = Ca::load(None, &dir.path().join("ca"), TD).unwrap();
     let client = creds(&ca, &id("default", "a"));
     let server = Credentials::new(TD, ca.bundle().clone());
     let me = id("default", "b");

@@ -47,6 +47,8 @@ pub struct Credentials {
 pub struct Current {
     pub id: SpiffeId,
     pub key: Arc<CertifiedKey>,
+    /// When the certificate was installed; its life for renewal counts
+    /// from here (`notBefore` is backdated to absorb clock skew).
     pub not_before: SystemTime,
     pub not_after: SystemTime,
 }

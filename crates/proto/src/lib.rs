@@ -14,4 +14,12 @@ pub mod discovery {
     tonic::include_proto!("weft.mesh.v1");
 }
 
+/// The CA service (`proto/weft/mesh/v1/ca.proto`); the same protobuf
+/// package as the config stream, so generated once, in [`discovery`].
+pub mod ca {
+    pub use super::discovery::{
+        SignRequest, SignResponse, certificates_client, certificates_server,
+    };
+}
+
 pub use config::ProxyConfig;

@@ -13,6 +13,7 @@ use weft_proto::config::ProxyConfig;
 
 use crate::admin::{self, AdminCtx, Role};
 use crate::discovery::{self, Sources};
+use crate::identity::WorkloadIdentity;
 use crate::listen::{self, ListenerRt};
 use crate::logging::LogHandle;
 use crate::state::{BuildError, ProxyState};
@@ -44,6 +45,8 @@ pub struct Running {
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] BuildError),
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind {
         what: String,
@@ -107,12 +110,16 @@ impl Proxy {
         state.set_own_addresses(own);
 
         let (drain, watch) = drain::channel();
-        let discovery = control_plane.map(|cp| {
+        let identity = match &control_plane {
+            Some(cp) => Some(WorkloadIdentity::load(cp, &node_meta)?),
+            None => None,
+        };
+        let discovery = control_plane.zip(identity).map(|(cp, identity)| {
             state.await_config();
             let node = discovery::node(&cp, &node_meta, &listeners_cfg, &addrs);
             let status = Arc::new(discovery::Status::default());
             tokio::spawn(discovery::run(
-                cp.address.clone(),
+                identity,
                 node,
                 sources.clone(),
                 state.clone(),

@@ -13,6 +13,7 @@ pub mod detect;
 pub mod discovery;
 pub mod errors;
 pub mod http;
+pub mod identity;
 pub mod io;
 pub mod listen;
 pub mod logging;

@@ -37,6 +37,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    weft_identity::install_crypto_provider();
     let args = Args::parse();
     let config = match ProxyConfig::load(&args.config) {
         Ok(c) => c,

@@ -11,6 +11,8 @@ pub struct ControlProcess {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     pub log: PathBuf,
+    state_dir: PathBuf,
+    tokens: std::sync::atomic::AtomicUsize,
 }
 
 impl ControlProcess {
@@ -65,7 +67,34 @@ impl ControlProcess {
             grpc: addr("grpc"),
             http: addr("http"),
             log,
+            state_dir: state_dir.to_path_buf(),
+            tokens: Default::default(),
         }
+    }
+
+    /// The root proxies must trust (`control_plane.ca_bundle`).
+    pub fn trust_bundle(&self) -> PathBuf {
+        self.state_dir.join("ca/root-cert.pem")
+    }
+
+    /// `ca_bundle: ..., token_file: ...` for a proxy file's `control_plane`
+    /// block: a fresh single-use token for `ns`/`sa`, from the API.
+    pub fn bootstrap(&self, ns: &str, sa: &str) -> String {
+        let body = format!(r#"{{"namespace":"{ns}","serviceAccount":"{sa}"}}"#);
+        let answer = http_post(self.http, "/api/v1/tokens", &body);
+        let json: serde_json::Value = serde_json::from_str(&answer)
+            .unwrap_or_else(|e| panic!("token answer {answer:?}: {e}"));
+        let token = json["token"].as_str().expect("a token").to_string();
+        let n = self
+            .tokens
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self.state_dir.join(format!("token-{n}"));
+        std::fs::write(&path, token).unwrap();
+        format!(
+            "ca_bundle: \"{}\", token_file: \"{}\"",
+            self.trust_bundle().display(),
+            path.display()
+        )
     }
 
     /// SIGKILL: no drain, no goodbye; sockets are reset by the kernel.
@@ -83,4 +112,21 @@ impl Drop for ControlProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A POST on a fresh connection; returns the body of a 200.
+fn http_post(addr: SocketAddr, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(head.starts_with("HTTP/1.1 200"), "POST {path}: {answer}");
+    body.to_string()
 }

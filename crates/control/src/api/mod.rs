@@ -9,6 +9,13 @@
 //! | POST | `/api/v1/delete` | `{name, text}`: remove applied resources |
 //! | GET | `/api/v1/proxies` | connected proxies and whether each is synced |
 //! | GET | `/api/v1/proxies/{id}/config` | what one proxy holds (by node id or workload name) |
+//! | POST | `/api/v1/tokens` | `{namespace, serviceAccount, ttlSeconds?}`: a single-use bootstrap token (loopback callers only) |
+//! | GET | `/api/v1/trust-bundle` | the CA's roots, PEM |
+//! | GET | `/metrics` | the CA's counters (`weft_ca_*`) |
+
+mod identity;
+
+pub use identity::{TokenRequest, TokenResponse};
 
 use std::sync::Arc;
 
@@ -30,6 +37,7 @@ use crate::store::{Refused, Store};
 pub struct Api {
     pub store: Arc<Store>,
     pub registry: Arc<Registry>,
+    pub authority: Arc<crate::ca::Authority>,
 }
 
 /// A body for apply and delete: the text as the user wrote it, and the
@@ -76,6 +84,9 @@ impl Api {
             .route("/api/v1/delete", post(delete))
             .route("/api/v1/proxies", get(proxies))
             .route("/api/v1/proxies/{id}/config", get(proxy_config))
+            .route("/api/v1/tokens", post(identity::issue_token))
+            .route("/api/v1/trust-bundle", get(identity::trust_bundle))
+            .route("/metrics", get(identity::metrics))
             .with_state(self)
     }
 }

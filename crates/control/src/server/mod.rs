@@ -11,8 +11,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};
+use weft_proto::ca::certificates_server::CertificatesServer;
 use weft_proto::discovery::config_discovery_server::{ConfigDiscovery, ConfigDiscoveryServer};
-use weft_proto::discovery::{ConfigRequest, ConfigResponse};
+use weft_proto::discovery::{ConfigRequest, ConfigResponse, Node};
 
 pub use status::{ProxyStatus, Registry, SyncState};
 
@@ -30,6 +31,9 @@ pub struct ConfigServer {
     /// stream close and go looking for a control plane again.
     closing: watch::Receiver<bool>,
     close: Arc<watch::Sender<bool>>,
+    /// Set when served over TLS: a proxy must present a certificate naming
+    /// the namespace and service account its node claims.
+    check_identity: bool,
 }
 
 // === impl ConfigServer ===
@@ -43,10 +47,40 @@ impl ConfigServer {
             full_states: Arc::new(tokio::sync::Semaphore::new(FULL_STATES_AT_ONCE)),
             closing,
             close: Arc::new(close),
+            check_identity: false,
         }
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then ends every
+    /// Serves the config stream and the CA on `listener` over TLS (the
+    /// control plane's port 15012): every config stream must come from a
+    /// proxy presenting a workload certificate that names the identity its
+    /// node claims; the CA also takes callers without one (bootstrap).
+    pub async fn serve_tls(
+        mut self,
+        listener: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        ca: crate::ca::CaService,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), tonic::transport::Error> {
+        self.check_identity = true;
+        let close = self.close.clone();
+        let mut closed = self.closing.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            close.send_replace(true);
+        });
+        tonic::transport::Server::builder()
+            .add_service(ConfigDiscoveryServer::new(self))
+            .add_service(CertificatesServer::new(ca))
+            .serve_with_incoming_shutdown(crate::ca::accept_tls(listener, tls), async move {
+                let _ = closed.wait_for(|c| *c).await;
+            })
+            .await
+    }
+
+    /// Serves plaintext on `listener` (for embedding and protocol tests;
+    /// `weft control` always uses [`Self::serve_tls`]) until `shutdown`
+    /// resolves, then ends every
     /// stream (a graceful shutdown alone would wait for streams that never
     /// end on their own).
     pub async fn serve(
@@ -82,6 +116,11 @@ impl ConfigDiscovery for ConfigServer {
         &self,
         request: Request<Streaming<ConfigRequest>>,
     ) -> Result<Response<ResponseStream>, Status> {
+        let request_meta = tonic::Request::from_parts(
+            request.metadata().clone(),
+            request.extensions().clone(),
+            (),
+        );
         let mut requests = request.into_inner();
         let first = requests.message().await?.ok_or_else(|| {
             Status::invalid_argument("the stream ended before the proxy introduced itself")
@@ -89,6 +128,9 @@ impl ConfigDiscovery for ConfigServer {
         let node = first.node.filter(|n| !n.id.is_empty()).ok_or_else(|| {
             Status::invalid_argument("the first request must carry a node with an id")
         })?;
+        if self.check_identity {
+            check_node_identity(&node, crate::ca::peer_identity(&request_meta))?;
+        }
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(session::run(
             node,
@@ -101,4 +143,31 @@ impl ConfigDiscovery for ConfigServer {
         ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+}
+
+/// A node may only speak for the workload its certificate names.
+fn check_node_identity(node: &Node, peer: Option<weft_identity::SpiffeId>) -> Result<(), Status> {
+    let Some(id) = peer else {
+        return Err(Status::unauthenticated(
+            "the config stream needs a workload certificate: get one from the CA (Certificates.Sign) first",
+        ));
+    };
+    let ns = if node.namespace.is_empty() {
+        "default"
+    } else {
+        &node.namespace
+    };
+    let sa = if node.service_account.is_empty() {
+        "default"
+    } else {
+        &node.service_account
+    };
+    if id.namespace() != ns || id.service_account() != sa {
+        tracing::warn!(node = %node.id, certificate = %id, "refused a config stream whose node claims another identity");
+        return Err(Status::permission_denied(format!(
+            "node `{}` claims namespace `{ns}` and service account `{sa}`, but its certificate names `{id}`",
+            node.id
+        )));
+    }
+    Ok(())
 }

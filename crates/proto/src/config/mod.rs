@@ -101,6 +101,23 @@ pub struct ControlPlane {
     /// inbound listener's address, or 127.0.0.1 when it listens on all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<std::net::IpAddr>,
+    /// PEM roots the control plane's certificate chains to (its
+    /// `root-cert.pem`, printed by `weft control` at start). The proxy
+    /// verifies the control plane against them before sending anything.
+    pub ca_bundle: std::path::PathBuf,
+    /// A single-use bootstrap token (`weft token`) proving this workload's
+    /// identity to the CA for its first certificate. Renewals are proven
+    /// with the certificate itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// How long the proxy asks its certificates to live (the CA may cap
+    /// it); renewed at 80% of their life.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::duration::serde_opt"
+    )]
+    pub certificate_ttl: Option<Duration>,
 }
 
 /// Identity and labels of a workload, as Istio's standard metrics name them.

@@ -9,18 +9,17 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Endpoint;
 use weft_proto::discovery::config_discovery_client::ConfigDiscoveryClient;
 use weft_proto::discovery::{ConfigRequest, ConfigResponse, Node};
 use weft_proto::resources::Typed;
 
 use super::sources::{Pushed, Sources};
+use crate::identity::WorkloadIdentity;
 use crate::state::ProxyState;
 
 /// First reconnect delay; doubles per failure up to `BACKOFF_MAX`.
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(15);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest message accepted from the control plane.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 /// How long a draining proxy waits for the control plane to see it leave.
@@ -57,15 +56,17 @@ enum SessionError {
     Closed,
 }
 
-/// Keeps the proxy subscribed until `shutdown` fires.
+/// Gets the workload certificate, then keeps the proxy subscribed (over
+/// mTLS) and the certificate fresh until `shutdown` fires.
 pub async fn run(
-    address: String,
+    identity: Arc<WorkloadIdentity>,
     node: Node,
     sources: Arc<Sources>,
     state: Arc<ProxyState>,
     status: Arc<Status>,
     shutdown: drain::Watch,
 ) {
+    let address = identity.address().to_string();
     {
         let mut s = status.0.lock();
         s.address = address.clone();
@@ -82,10 +83,18 @@ pub async fn run(
         tokio::time::sleep(GOODBYE_WAIT).await;
         drop(release);
     });
+    // No config stream without a certificate: it is how the control
+    // plane knows who this proxy speaks for.
+    if !identity.bootstrap(leaving.clone()).await {
+        return;
+    }
+    tokio::spawn(identity.clone().keep_fresh(leaving.clone()));
+    let tls = identity.creds.client_config(identity.control_plane.clone());
     loop {
         let mut applied_any = false;
         let result = session(
             &address,
+            &tls,
             &node,
             &sources,
             &state,
@@ -135,6 +144,7 @@ fn backoff(failures: u32) -> Duration {
 #[allow(clippy::too_many_arguments)]
 async fn session(
     address: &str,
+    tls: &Arc<rustls::ClientConfig>,
     node: &Node,
     sources: &Sources,
     state: &ProxyState,
@@ -142,11 +152,7 @@ async fn session(
     applied_any: &mut bool,
     mut leaving: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), SessionError> {
-    let channel = Endpoint::from_shared(format!("http://{address}"))?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_nodelay(true)
-        .connect()
-        .await?;
+    let channel = crate::identity::channel(address, tls.clone()).await?;
     // Changes arrive in pieces of 64 KiB; one resource may still be large
     // (a cluster of thousands of endpoints), so allow well past tonic's
     // 4 MiB default.
