@@ -34,6 +34,10 @@ control_plane: {{ address: \"{cp}\", node_id: {sa}, {trust} }}
     )
 }
 
+fn control(dir: &Path, name: &str) -> ControlProcess {
+    ControlProcess::spawn(weft(), &[], &dir.join(name), "127.0.0.1:0".parse().unwrap())
+}
+
 async fn ready(p: &ProxyProcess) -> StatusCode {
     client::get(p.admin(), Version::HTTP_11, "admin", "/ready")
         .await
@@ -57,12 +61,7 @@ fn counter(metrics: &str, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_with_a_token_gets_its_certificate_and_renews_it() {
     let dir = tempfile::tempdir().unwrap();
-    let control = ControlProcess::spawn(
-        weft(),
-        &[],
-        &dir.path().join("state"),
-        "127.0.0.1:0".parse().unwrap(),
-    );
+    let control = control(dir.path(), "state");
     let key = dir.path().join("state/ca/root-key.pem");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -121,12 +120,7 @@ async fn a_proxy_with_a_token_gets_its_certificate_and_renews_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxies_that_cannot_prove_their_identity_get_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let control = ControlProcess::spawn(
-        weft(),
-        &[],
-        &dir.path().join("state"),
-        "127.0.0.1:0".parse().unwrap(),
-    );
+    let control = control(dir.path(), "state");
     let bundle = control.trust_bundle();
 
     // A token that was never issued.
@@ -178,18 +172,8 @@ async fn proxies_that_cannot_prove_their_identity_get_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_control_plane_with_another_root_is_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
-    let real = ControlProcess::spawn(
-        weft(),
-        &[],
-        &dir.path().join("real"),
-        "127.0.0.1:0".parse().unwrap(),
-    );
-    let rogue = ControlProcess::spawn(
-        weft(),
-        &[],
-        &dir.path().join("rogue"),
-        "127.0.0.1:0".parse().unwrap(),
-    );
+    let real = control(dir.path(), "real");
+    let rogue = control(dir.path(), "rogue");
     // Trusts the real root, but is pointed at the rogue control plane.
     let token = rogue.bootstrap("default", "productpage");
     let token = token.split("token_file: ").nth(1).unwrap();

@@ -122,11 +122,7 @@ impl Ca {
         let (cert_path, key_path) = (file("ca-cert.pem")?, file("ca-key.pem")?);
         let (root_path, chain_path) = (file("root-cert.pem")?, file("cert-chain.pem")?);
         let ca_cert = first(pem::certs(&cert_path)?);
-        let (key_pem, _) = pem::private_key(&key_path)?;
-        let key = KeyPair::from_pem(&key_pem).map_err(|e| CaError::Invalid {
-            path: key_path.clone(),
-            what: format!("unusable private key: {e}"),
-        })?;
+        let key = signing_key(&key_path)?;
         let roots = pem::certs(&root_path)?;
         let chain = pem::certs(&chain_path)?;
         let bundle = TrustBundle::from_certs(roots.clone()).map_err(|what| CaError::Invalid {
@@ -200,11 +196,7 @@ impl Ca {
         }
         tighten_permissions(&key_path)?;
         let cert = first(pem::certs(&cert_path)?);
-        let (key_pem, _) = pem::private_key(&key_path)?;
-        let key = KeyPair::from_pem(&key_pem).map_err(|e| CaError::Invalid {
-            path: key_path.clone(),
-            what: format!("unusable private key: {e}"),
-        })?;
+        let key = signing_key(&key_path)?;
         let invalid = |what: String| CaError::Invalid {
             path: cert_path.clone(),
             what,
@@ -349,6 +341,14 @@ impl Issued {
     pub fn chain_pem(&self) -> String {
         pem::encode_certs(&self.chain)
     }
+}
+
+fn signing_key(path: &Path) -> Result<KeyPair, CaError> {
+    let (key_pem, _) = pem::private_key(path)?;
+    KeyPair::from_pem(&key_pem).map_err(|e| CaError::Invalid {
+        path: path.to_path_buf(),
+        what: format!("unusable private key: {e}"),
+    })
 }
 
 fn first(mut certs: Vec<CertificateDer<'static>>) -> CertificateDer<'static> {

@@ -63,6 +63,20 @@ pub fn validity(
     Ok(ca::validity(&x509))
 }
 
+/// How long until 80% of a certificate's life, counted from when it was
+/// installed, has passed: when to renew it. Never less than 100 ms, so a
+/// failing renewal cannot spin.
+pub fn renew_in(
+    installed: std::time::SystemTime,
+    not_after: std::time::SystemTime,
+) -> std::time::Duration {
+    let life = not_after.duration_since(installed).unwrap_or_default();
+    let at = installed + life.mul_f64(0.8);
+    at.duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
+        .max(std::time::Duration::from_millis(100))
+}
+
 /// Fills `buf` from the system's secure random source.
 pub fn random(buf: &mut [u8]) {
     // aws-lc's RNG fails only when the kernel has none to give; nothing

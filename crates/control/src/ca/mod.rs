@@ -15,7 +15,7 @@ use weft_proto::ca::certificates_server::Certificates;
 use weft_proto::ca::{SignRequest, SignResponse};
 
 pub use metrics::{CaMetrics, Refusal};
-pub use serving::{ServingCert, accept_tls, peer_identity, renew_in};
+pub use serving::{ServingCert, accept_tls, peer_identity};
 
 /// Workload certificates live this long unless a proxy asks for less.
 pub const DEFAULT_WORKLOAD_TTL: Duration = Duration::from_secs(24 * 3600);

@@ -64,7 +64,7 @@ impl ServingCert {
             let wait = self
                 .creds
                 .current()
-                .map(|c| renew_in(c.not_before, c.not_after))
+                .map(|c| weft_identity::renew_in(c.not_before, c.not_after))
                 .unwrap_or(Duration::from_secs(1));
             tokio::time::sleep(wait).await;
             match self.renew(&ca.ca) {
@@ -75,15 +75,6 @@ impl ServingCert {
             }
         }
     }
-}
-
-/// How long until 80% of `[not_before, not_after]` has passed.
-pub fn renew_in(not_before: SystemTime, not_after: SystemTime) -> Duration {
-    let life = not_after.duration_since(not_before).unwrap_or_default();
-    let at = not_before + life.mul_f64(0.8);
-    at.duration_since(SystemTime::now())
-        .unwrap_or_default()
-        .max(Duration::from_millis(100))
 }
 
 /// Accepts TCP on `listener` and hands tonic each connection whose TLS

@@ -51,6 +51,23 @@ impl ConfigServer {
         }
     }
 
+    /// Ends every session when `shutdown` resolves; the returned future
+    /// resolves then too, for the server's own shutdown.
+    fn end_streams_on(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let close = self.close.clone();
+        let mut closed = self.closing.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            close.send_replace(true);
+        });
+        async move {
+            let _ = closed.wait_for(|c| *c).await;
+        }
+    }
+
     /// Serves the config stream and the CA on `listener` over TLS (the
     /// control plane's port 15012): every config stream must come from a
     /// proxy presenting a workload certificate that names the identity its
@@ -63,18 +80,11 @@ impl ConfigServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), tonic::transport::Error> {
         self.check_identity = true;
-        let close = self.close.clone();
-        let mut closed = self.closing.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            close.send_replace(true);
-        });
+        let closed = self.end_streams_on(shutdown);
         tonic::transport::Server::builder()
             .add_service(ConfigDiscoveryServer::new(self))
             .add_service(CertificatesServer::new(ca))
-            .serve_with_incoming_shutdown(crate::ca::accept_tls(listener, tls), async move {
-                let _ = closed.wait_for(|c| *c).await;
-            })
+            .serve_with_incoming_shutdown(crate::ca::accept_tls(listener, tls), closed)
             .await
     }
 
@@ -88,17 +98,10 @@ impl ConfigServer {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), tonic::transport::Error> {
-        let close = self.close.clone();
-        let mut closed = self.closing.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            close.send_replace(true);
-        });
+        let closed = self.end_streams_on(shutdown);
         tonic::transport::Server::builder()
             .add_service(ConfigDiscoveryServer::new(self))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-                let _ = closed.wait_for(|c| *c).await;
-            })
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), closed)
             .await
     }
 }

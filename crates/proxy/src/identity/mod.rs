@@ -122,7 +122,7 @@ impl WorkloadIdentity {
         let mut failures = 0u32;
         loop {
             let wait = match (failures, self.creds.current()) {
-                (0, Some(c)) => renew_in(c.not_before, c.not_after),
+                (0, Some(c)) => weft_identity::renew_in(c.not_before, c.not_after),
                 (n, _) => backoff(n),
             };
             tokio::select! {
@@ -215,15 +215,6 @@ fn read_token(path: &Path) -> Result<String, IdentityError> {
         return Err(err("is empty; write the token `weft token` printed".into()));
     }
     Ok(token.to_string())
-}
-
-/// How long until 80% of the certificate's life has passed.
-pub fn renew_in(not_before: SystemTime, not_after: SystemTime) -> Duration {
-    let life = not_after.duration_since(not_before).unwrap_or_default();
-    let at = not_before + life.mul_f64(0.8);
-    at.duration_since(SystemTime::now())
-        .unwrap_or_default()
-        .max(Duration::from_millis(100))
 }
 
 fn backoff(failures: u32) -> Duration {
