@@ -54,6 +54,11 @@ impl WorkloadKey {
         Ok(csr.der().to_vec())
     }
 
+    /// The CSR as PEM, as the CA service takes it.
+    pub fn csr_pem(&self) -> Result<String, CsrError> {
+        Ok(crate::pem::encode("CERTIFICATE REQUEST", &self.csr()?))
+    }
+
     /// The public key, for a CA in the same process to issue to directly.
     pub fn public(&self) -> &KeyPair {
         &self.key

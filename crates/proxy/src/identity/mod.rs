@@ -148,8 +148,9 @@ impl WorkloadIdentity {
     async fn sign(&self, renewal: bool) -> Result<SystemTime, SignFailure> {
         let key = WorkloadKey::generate(self.id.clone())
             .map_err(|e| SignFailure::Local(e.to_string()))?;
-        let csr = key.csr().map_err(|e| SignFailure::Local(e.to_string()))?;
-        let csr_pem = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", csr));
+        let csr_pem = key
+            .csr_pem()
+            .map_err(|e| SignFailure::Local(e.to_string()))?;
         let tls = self
             .creds
             .client_config_with(self.control_plane.clone(), renewal);
