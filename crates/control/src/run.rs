@@ -106,6 +106,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         settings.state_dir.as_deref(),
     )
     .map_err(StartError::State)?;
+    compiler.set_trust_domain(&settings.trust_domain);
     // The first generation holds the files before any proxy is served.
     compiler.rebuild();
     let registry = Arc::new(Registry::default());

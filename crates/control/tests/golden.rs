@@ -156,6 +156,9 @@ struct Snapshot {
     inbound: Vec<InboundPort>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     policies: Vec<weft_proto::config::AuthorizationPolicy>,
+    /// Only when not Istio's default (PERMISSIVE everywhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer_authentication: Option<weft_proto::config::PeerAuthentication>,
 }
 
 fn compile(root: &Path, file: &Path) -> String {
@@ -174,6 +177,7 @@ fn compile(root: &Path, file: &Path) -> String {
         clusters: Vec::new(),
         inbound: Vec::new(),
         policies: Vec::new(),
+        peer_authentication: None,
     };
     for r in view.resources.values() {
         match Typed::decode(r).unwrap() {
@@ -181,6 +185,9 @@ fn compile(root: &Path, file: &Path) -> String {
             Typed::Cluster(c) => snap.clusters.push(c),
             Typed::Inbound(i) => snap.inbound.push(i),
             Typed::Authorization(a) => snap.policies.push(a),
+            Typed::PeerAuthentication(p) => {
+                snap.peer_authentication = (p != Default::default()).then_some(p)
+            }
         }
     }
     // The config the proxy would run must be one it accepts.
@@ -189,7 +196,12 @@ fn compile(root: &Path, file: &Path) -> String {
         .values()
         .map(|r| Typed::decode(r).unwrap())
         .collect();
-    let base = weft_proto::config::ProxyConfig::from_yaml("base.yaml", "listeners: []").unwrap();
+    // With a control plane: meshed endpoints are reached over mTLS.
+    let base = weft_proto::config::ProxyConfig::from_yaml(
+        "base.yaml",
+        "listeners: []\ncontrol_plane: { address: \"127.0.0.1:15012\", ca_bundle: root-cert.pem }",
+    )
+    .unwrap();
     let composed = weft_proto::resources::compose(&base, &typed).unwrap();
     let errors = composed.validate();
     assert!(

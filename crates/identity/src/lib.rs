@@ -11,6 +11,7 @@
 mod bundle;
 mod ca;
 mod csr;
+mod origination;
 mod pem;
 mod spiffe;
 mod tls;
@@ -20,6 +21,7 @@ mod verify;
 pub use bundle::TrustBundle;
 pub use ca::{Ca, CaError, CaSource, Issued, SignError};
 pub use csr::{CsrError, WorkloadKey};
+pub use origination::{Origination, OriginationError, origination_config, parse_name};
 pub use pem::PemError;
 pub use spiffe::{IdError, SpiffeId};
 pub use tls::{

@@ -151,6 +151,16 @@ impl Credentials {
         self.client_config_with(expect, true)
     }
 
+    /// A client config for mesh mTLS to a peer proxy. ALPN names what the
+    /// connection carries; no SNI is sent, since peers are checked by
+    /// SPIFFE ID and not by name.
+    pub fn mesh_client_config(self: &Arc<Self>, expect: Expect, alpn: &[u8]) -> Arc<ClientConfig> {
+        let mut config = Arc::unwrap_or_clone(self.client_config(expect));
+        config.alpn_protocols = vec![alpn.to_vec()];
+        config.enable_sni = false;
+        Arc::new(config)
+    }
+
     /// As [`Self::client_config`]; `present_cert` false for a proxy asking
     /// for its first certificate.
     pub fn client_config_with(

@@ -7,13 +7,19 @@
 
 use std::hash::{Hash, Hasher};
 
-use crate::config::{AuthorizationPolicy, Cluster, InboundPort, ProxyConfig, Service};
+use crate::config::{
+    AuthorizationPolicy, Cluster, InboundPort, PeerAuthentication, ProxyConfig, Service,
+};
 use crate::discovery::{Resource, ResourceName};
 
 pub const SERVICE: &str = "weft.dev/Service";
 pub const CLUSTER: &str = "weft.dev/Cluster";
 pub const INBOUND: &str = "weft.dev/InboundPort";
 pub const AUTHORIZATION: &str = "weft.dev/AuthorizationPolicy";
+pub const PEER_AUTHENTICATION: &str = "weft.dev/PeerAuthentication";
+
+/// The one PeerAuthentication resource a proxy holds is named this.
+pub const PEER_AUTHENTICATION_NAME: &str = "default";
 
 /// One pushable resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +28,8 @@ pub enum Typed {
     Cluster(Cluster),
     Inbound(InboundPort),
     Authorization(AuthorizationPolicy),
+    /// The mTLS mode of this workload's inbound side.
+    PeerAuthentication(PeerAuthentication),
 }
 
 /// A body that does not decode as its type says.
@@ -94,6 +102,12 @@ pub fn compose<'a>(
                 }
                 out.authorization.push(a.clone());
             }
+            Typed::PeerAuthentication(p) => {
+                if base.peer_authentication.is_some() {
+                    return Err(conflict(PEER_AUTHENTICATION, PEER_AUTHENTICATION_NAME));
+                }
+                out.peer_authentication = Some(p.clone());
+            }
         }
     }
     Ok(out)
@@ -108,6 +122,7 @@ impl Typed {
             Typed::Cluster(_) => CLUSTER,
             Typed::Inbound(_) => INBOUND,
             Typed::Authorization(_) => AUTHORIZATION,
+            Typed::PeerAuthentication(_) => PEER_AUTHENTICATION,
         }
     }
 
@@ -119,6 +134,7 @@ impl Typed {
             Typed::Cluster(c) => c.name.clone(),
             Typed::Inbound(p) => p.port.to_string(),
             Typed::Authorization(a) => a.name.clone(),
+            Typed::PeerAuthentication(_) => PEER_AUTHENTICATION_NAME.to_string(),
         }
     }
 
@@ -137,9 +153,10 @@ impl Typed {
             Typed::Cluster(c) => serde_json::to_vec(c),
             Typed::Inbound(p) => serde_json::to_vec(p),
             Typed::Authorization(a) => serde_json::to_vec(a),
+            Typed::PeerAuthentication(p) => serde_json::to_vec(p),
         }
-        // Serializing these plain structs cannot fail: no maps with
-        // non-string keys, no custom serializers that error.
+        // Serializing these plain structs cannot fail: map keys are
+        // strings or integers (written as strings), no custom serializers that error.
         .unwrap_or_default();
         let mut h = std::hash::DefaultHasher::new();
         body.hash(&mut h);
@@ -162,6 +179,9 @@ impl Typed {
             CLUSTER => Typed::Cluster(serde_json::from_slice(&r.body).map_err(err)?),
             INBOUND => Typed::Inbound(serde_json::from_slice(&r.body).map_err(err)?),
             AUTHORIZATION => Typed::Authorization(serde_json::from_slice(&r.body).map_err(err)?),
+            PEER_AUTHENTICATION => {
+                Typed::PeerAuthentication(serde_json::from_slice(&r.body).map_err(err)?)
+            }
             other => return Err(DecodeError::UnknownType(other.to_string())),
         };
         let actual = typed.name();
@@ -206,6 +226,21 @@ mod tests {
             ..changed.endpoints[0].clone()
         });
         assert_ne!(Typed::Cluster(changed).encode().version, wire.version);
+    }
+
+    #[test]
+    fn peer_authentication_round_trips_with_port_overrides() {
+        use crate::config::{MtlsMode, PeerAuthentication};
+        let pa = Typed::PeerAuthentication(PeerAuthentication {
+            mode: MtlsMode::Strict,
+            ports: [(9080, MtlsMode::Disable)].into(),
+        });
+        let wire = pa.encode();
+        assert_eq!(wire.name, PEER_AUTHENTICATION_NAME);
+        assert_eq!(Typed::decode(&wire).unwrap(), pa);
+        let base = ProxyConfig::from_yaml("t.yaml", "listeners: []\n").unwrap();
+        let out = compose(&base, [&pa]).unwrap();
+        assert_eq!(out.peer_authentication.unwrap().mode, MtlsMode::Strict);
     }
 
     #[test]

@@ -73,7 +73,12 @@ impl Proxy {
         );
         let control_plane = config.control_plane.clone();
         let node_meta = config.node.clone();
-        let state = Arc::new(ProxyState::new(config.clone())?);
+        let identity = match &control_plane {
+            Some(cp) => Some(WorkloadIdentity::load(cp, &node_meta)?),
+            None => None,
+        };
+        let creds = identity.as_ref().map(|i| i.creds.clone());
+        let state = Arc::new(ProxyState::with_credentials(config.clone(), creds)?);
         let sources = Arc::new(Sources::new(state.clone(), config));
 
         let mut bound = Vec::new();
@@ -110,10 +115,6 @@ impl Proxy {
         state.set_own_addresses(own);
 
         let (drain, watch) = drain::channel();
-        let identity = match &control_plane {
-            Some(cp) => Some(WorkloadIdentity::load(cp, &node_meta)?),
-            None => None,
-        };
         let discovery = control_plane.zip(identity).map(|(cp, identity)| {
             state.await_config();
             let node = discovery::node(&cp, &node_meta, &listeners_cfg, &addrs);

@@ -26,6 +26,14 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS handshake failed: the peer did not prove the identity
+    /// expected, or does not speak TLS.
+    #[error("upstream TLS handshake failed: {addr}: {source}")]
+    Tls {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("upstream connect timeout: {addr} did not accept within {}", duration::Display(*.timeout))]
     ConnectTimeout { addr: SocketAddr, timeout: Duration },
     #[error("upstream request timeout: no response within {}", duration::Display(*.0))]
@@ -77,6 +85,7 @@ impl ProxyError {
             Self::NoHealthyUpstream { .. }
             | Self::ConnectFailed { .. }
             | Self::ConnectTimeout { .. }
+            | Self::Tls { .. }
             | Self::UpstreamReset(_)
             | Self::Resolve { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::ResponseTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -89,9 +98,10 @@ impl ProxyError {
         match self {
             Self::NoRoute { .. } => ResponseFlag::NR,
             Self::NoHealthyUpstream { .. } => ResponseFlag::UH,
-            Self::ConnectFailed { .. } | Self::ConnectTimeout { .. } | Self::Resolve { .. } => {
-                ResponseFlag::UF
-            }
+            Self::ConnectFailed { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::Tls { .. }
+            | Self::Resolve { .. } => ResponseFlag::UF,
             Self::ResponseTimeout(_) => ResponseFlag::UT,
             Self::UpstreamReset(_) => ResponseFlag::UC,
             Self::BadRequest(_) => ResponseFlag::DPE,

@@ -57,7 +57,11 @@ where
     };
     let mut labels = labels(&ctx, &snap, service, &up.endpoint.labels);
     drop(snap);
-    match up.endpoint.connect(up.connect_timeout).await {
+    match up
+        .endpoint
+        .connect(up.connect_timeout, crate::upstream::Carries::Tcp)
+        .await
+    {
         Ok(stream) => relay(io, stream, labels, &ctx).await,
         Err(e) => fail(&ctx, &mut labels, &e),
     }
@@ -79,10 +83,16 @@ pub fn labels(
     upstream: &Arc<PeerLabels>,
 ) -> TcpLabels {
     let reporter = ctx.listener.reporter();
-    let (source, destination, csp) = match reporter {
-        Reporter::Source => (snap.node.clone(), upstream.clone(), "unknown"),
-        Reporter::Destination => (snap.unknown_peer.clone(), snap.node.clone(), "none"),
+    let (source, destination) = match reporter {
+        Reporter::Source => (snap.node.clone(), upstream.clone()),
+        Reporter::Destination => (
+            ctx.peer_labels
+                .clone()
+                .unwrap_or_else(|| snap.unknown_peer.clone()),
+            snap.node.clone(),
+        ),
     };
+    let csp = crate::http::security_policy(reporter, ctx);
     TcpLabels {
         reporter,
         source,

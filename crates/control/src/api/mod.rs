@@ -62,6 +62,9 @@ pub struct ProxyConfigDump {
     /// Authorization policies enforced on its inbound traffic.
     #[serde(default)]
     pub policies: Vec<AuthorizationPolicy>,
+    /// The mTLS mode of its inbound side.
+    #[serde(default)]
+    pub peer_authentication: Option<weft_proto::config::PeerAuthentication>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -143,6 +146,7 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
         clusters: Vec::new(),
         inbound: Vec::new(),
         policies: Vec::new(),
+        peer_authentication: None,
     };
     for r in p.held.iter().flat_map(|v| v.resources.values()) {
         match Typed::decode(r) {
@@ -150,6 +154,7 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
             Ok(Typed::Cluster(c)) => dump.clusters.push(c),
             Ok(Typed::Inbound(i)) => dump.inbound.push(i),
             Ok(Typed::Authorization(a)) => dump.policies.push(a),
+            Ok(Typed::PeerAuthentication(p)) => dump.peer_authentication = Some(p),
             Err(e) => tracing::error!("a held resource does not decode: {e}"),
         }
     }

@@ -7,10 +7,14 @@ use std::collections::BTreeMap;
 
 use weft_api::analyze::ROOT_NAMESPACE;
 use weft_api::kinds::Spec;
-use weft_api::kinds::istio::{DestinationRule, H2UpgradePolicy, SimpleLb, TrafficPolicy};
+use weft_api::kinds::istio::{
+    ClientTlsMode, ClientTlsSettings, DestinationRule, H2UpgradePolicy, SimpleLb, TrafficPolicy,
+};
 use weft_api::protocol::Protocol;
 use weft_api::{Resource, host};
-use weft_proto::config::{Cluster, Endpoint, LbPolicy, UpstreamProtocol, WorkloadMeta};
+use weft_proto::config::{
+    Cluster, Endpoint, LbPolicy, UpstreamProtocol, UpstreamTls, UpstreamTlsMode, WorkloadMeta,
+};
 
 use super::routes::ClusterRef;
 use crate::model::{Instance, Mesh, PortModel, Target};
@@ -73,6 +77,7 @@ pub fn build(cref: &ClusterRef, mesh: &Mesh, rules: &RuleIndex<'_>) -> Cluster {
         lb: LbPolicy::default(),
         connect_timeout: Cluster::default_connect_timeout(),
         endpoints: Vec::new(),
+        tls: None,
     };
     let Some(svc) = mesh.services.get(&cref.fqdn) else {
         return cluster;
@@ -110,6 +115,7 @@ pub fn build(cref: &ClusterRef, mesh: &Mesh, rules: &RuleIndex<'_>) -> Cluster {
             address,
             weight: 1,
             workload: Some(meta(inst)),
+            identity: mesh.identity(inst, app_port),
         });
     }
     cluster.endpoints.sort_by_key(|e| e.address);
@@ -178,6 +184,41 @@ fn apply_policy(cluster: &mut Cluster, policy: Option<&TrafficPolicy>, port: u16
         .and_then(|t| t.connect_timeout);
     if let Some(t) = connect_timeout {
         cluster.connect_timeout = t.0;
+    }
+    let tls = port_level
+        .and_then(|p| p.tls.as_ref())
+        .or(policy.tls.as_ref());
+    if let Some(t) = tls {
+        cluster.tls = Some(upstream_tls(t));
+    }
+}
+
+/// A DestinationRule's `tls`: set, it replaces automatic mTLS for the
+/// cluster (Istio). Without a mode it is DISABLE, Istio's default.
+fn upstream_tls(t: &ClientTlsSettings) -> UpstreamTls {
+    let mode = match t.mode {
+        None | Some(ClientTlsMode::Disable) => UpstreamTlsMode::Disable,
+        Some(ClientTlsMode::Simple) => UpstreamTlsMode::Simple,
+        Some(ClientTlsMode::Mutual) => UpstreamTlsMode::Mutual,
+        Some(ClientTlsMode::IstioMutual) => UpstreamTlsMode::IstioMutual,
+    };
+    let files = matches!(mode, UpstreamTlsMode::Simple | UpstreamTlsMode::Mutual);
+    let path = |p: &Option<String>| {
+        p.as_deref()
+            .filter(|s| files && !s.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    UpstreamTls {
+        mode,
+        sni: t.sni.clone().filter(|_| files),
+        ca_certificates: path(&t.ca_certificates),
+        subject_alt_names: if files {
+            t.subject_alt_names.clone()
+        } else {
+            Vec::new()
+        },
+        client_certificate: path(&t.client_certificate).filter(|_| mode == UpstreamTlsMode::Mutual),
+        private_key: path(&t.private_key).filter(|_| mode == UpstreamTlsMode::Mutual),
     }
 }
 

@@ -13,6 +13,7 @@
 //! | DestinationRule | the service of its host |
 //! | WorkloadEntry, a proxy registering or leaving | the services selecting it |
 //! | Sidecar | none: it scopes views, which are reassembled every generation |
+//! | PeerAuthentication | everything: it decides which endpoints get mTLS |
 //!
 //! A wildcard host marks everything.
 
@@ -81,6 +82,7 @@ impl Dirty {
                 }),
                 Spec::VirtualService(vs) => vs.hosts.iter().all(|h| add(host::fqdn(h, ns))),
                 Spec::DestinationRule(dr) => add(host::fqdn(&dr.host, ns)),
+                Spec::PeerAuthentication(_) => false,
                 Spec::WorkloadEntry(we) => {
                     selecting(before, ns, &we.labels, &mut out);
                     selecting(now, ns, &we.labels, &mut out);

@@ -156,9 +156,14 @@ impl Generation {
         for port in inbound::ports(&self.mesh, caller) {
             put(&Typed::Inbound(port).encode());
         }
-        for policy in policies::for_caller(&self.mesh.resources, caller) {
+        for policy in policies::for_caller(&self.mesh, caller) {
             put(&Typed::Authorization(policy).encode());
         }
+        let peer_auth = self
+            .mesh
+            .peer_auth
+            .for_workload(&caller.namespace, &caller.labels);
+        put(&Typed::PeerAuthentication(peer_auth).encode());
         let before = self.prev.as_ref().and_then(|p| p.views.get(caller));
         let delta = before.map(|b| delta(b, &resources));
         // An unchanged view is the previous one: proxies holding it hold

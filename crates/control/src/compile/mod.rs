@@ -79,6 +79,8 @@ struct Inputs {
     /// their old and new forms: the services selecting them recompile.
     touched: Vec<Node>,
     built: u64,
+    /// The CA's trust domain; empty for the default.
+    trust_domain: String,
 }
 
 // === impl Compiler ===
@@ -127,6 +129,12 @@ impl Compiler {
             dirty: Notify::new(),
             registrations,
         })
+    }
+
+    /// The trust domain workload identities are in (the CA's), for the
+    /// identities endpoints must prove and the principals policies name.
+    pub fn set_trust_domain(&self, td: &str) {
+        self.changed(|inputs| inputs.trust_domain = td.to_string());
     }
 
     /// New accepted resources (a whole, validated set).
@@ -193,14 +201,20 @@ impl Compiler {
     /// Builds the next generation from the current inputs, now. Nothing
     /// happens when nothing changed since the last build.
     pub fn rebuild(&self) {
-        let (resources, proxies, changes, touched) = {
+        let (resources, proxies, changes, touched, trust_domain) = {
             let mut inputs = self.inputs.lock();
             if inputs.changes == inputs.built {
                 return;
             }
             let proxies: Vec<Node> = inputs.proxies.values().map(|r| r.node.clone()).collect();
             let touched = std::mem::take(&mut inputs.touched);
-            (inputs.resources.clone(), proxies, inputs.changes, touched)
+            (
+                inputs.resources.clone(),
+                proxies,
+                inputs.changes,
+                touched,
+                inputs.trust_domain.clone(),
+            )
         };
         if let Some(file) = &self.registrations
             && let Err(e) = persist::save(file, &proxies)
@@ -209,12 +223,13 @@ impl Compiler {
         }
         let prev = self.current();
         let started = std::time::Instant::now();
-        let next = Generation::new(
-            prev.number + 1,
-            Mesh::build(resources, &proxies),
-            Some(&prev),
-            &touched,
-        );
+        let mut mesh = Mesh::build(resources, &proxies);
+        if !trust_domain.is_empty() {
+            mesh.trust_domain = trust_domain;
+        }
+        // Another trust domain changes every identity.
+        let prev_ref = (mesh.trust_domain == prev.mesh.trust_domain).then_some(&*prev);
+        let next = Generation::new(prev.number + 1, mesh, prev_ref, &touched);
         let number = next.number;
         *self.current.write() = Arc::new(next);
         self.inputs.lock().built = changes;

@@ -6,8 +6,6 @@
 //! carrying its labels. Policies with `targetRef(s)` attach to gateways and
 //! waypoints, not sidecars, and are not applied here (loading warns).
 
-use std::sync::Arc;
-
 use weft_api::Resource;
 use weft_api::analyze::ROOT_NAMESPACE;
 use weft_api::kinds::Spec;
@@ -15,21 +13,17 @@ use weft_api::kinds::istio::{self, AuthorizationPolicy};
 use weft_proto::config;
 
 use super::routes::Caller;
+use crate::model::Mesh;
 
-/// The trust domain principals are written in until identities carry
-/// their own (the CA's issue).
-const TRUST_DOMAIN: &str = "cluster.local";
-
-/// Every policy that applies to `caller`, by name.
-pub fn for_caller(
-    resources: &[Arc<Resource>],
-    caller: &Caller,
-) -> Vec<config::AuthorizationPolicy> {
-    let mut out: Vec<config::AuthorizationPolicy> = resources
+/// Every policy that applies to `caller`, by name. `serviceAccounts` are
+/// principals in the mesh's trust domain.
+pub fn for_caller(mesh: &Mesh, caller: &Caller) -> Vec<config::AuthorizationPolicy> {
+    let mut out: Vec<config::AuthorizationPolicy> = mesh
+        .resources
         .iter()
         .filter_map(|r| match &r.spec {
             Spec::AuthorizationPolicy(p) if applies(r.namespace(), p, caller) => {
-                Some(convert(r, p))
+                Some(convert(r, p, &mesh.trust_domain))
             }
             _ => None,
         })
@@ -52,7 +46,7 @@ fn applies(ns: &str, p: &AuthorizationPolicy, caller: &Caller) -> bool {
     })
 }
 
-fn convert(r: &Resource, p: &AuthorizationPolicy) -> config::AuthorizationPolicy {
+fn convert(r: &Resource, p: &AuthorizationPolicy, td: &str) -> config::AuthorizationPolicy {
     let ns = r.namespace();
     config::AuthorizationPolicy {
         name: format!("{ns}/{}", r.name()),
@@ -68,7 +62,11 @@ fn convert(r: &Resource, p: &AuthorizationPolicy) -> config::AuthorizationPolicy
             .rules
             .iter()
             .map(|rule| config::Rule {
-                from: rule.from.iter().map(|f| source(ns, &f.source)).collect(),
+                from: rule
+                    .from
+                    .iter()
+                    .map(|f| source(ns, &f.source, td))
+                    .collect(),
                 to: rule.to.iter().map(|t| operation(&t.operation)).collect(),
                 when: rule
                     .when
@@ -84,14 +82,14 @@ fn convert(r: &Resource, p: &AuthorizationPolicy) -> config::AuthorizationPolicy
     }
 }
 
-fn source(ns: &str, s: &istio::Source) -> config::Source {
+fn source(ns: &str, s: &istio::Source, td: &str) -> config::Source {
     // `serviceAccounts` (`ns/sa`, or `sa` in the policy's namespace) are
     // principals in the mesh's trust domain.
     let accounts = |list: &[String]| -> Vec<String> {
         list.iter()
             .map(|a| {
                 let (sa_ns, sa) = a.split_once('/').unwrap_or((ns, a.as_str()));
-                format!("{TRUST_DOMAIN}/ns/{sa_ns}/sa/{sa}")
+                format!("{td}/ns/{sa_ns}/sa/{sa}")
             })
             .collect()
     };

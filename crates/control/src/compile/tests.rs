@@ -206,7 +206,12 @@ fn the_composed_view_is_a_config_the_proxy_accepts() {
         .values()
         .map(|r| Typed::decode(r).unwrap())
         .collect();
-    let base = weft_proto::config::ProxyConfig::from_yaml("b.yaml", "listeners: []").unwrap();
+    // Meshed endpoints are mTLS, which needs a control plane section.
+    let base = weft_proto::config::ProxyConfig::from_yaml(
+        "b.yaml",
+        "listeners: []\ncontrol_plane: { address: \"127.0.0.1:15012\", ca_bundle: root.pem }",
+    )
+    .unwrap();
     let config = weft_proto::resources::compose(&base, &typed).unwrap();
     let errors = config.validate();
     assert!(errors.is_empty(), "{errors:?}");

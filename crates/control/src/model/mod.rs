@@ -6,6 +6,7 @@
 //! first selector label, then a filter over that (usually small) set.
 
 mod instances;
+mod peer_auth;
 mod services;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,6 +18,7 @@ use weft_api::protocol::Protocol;
 use weft_proto::discovery::Node;
 
 pub use instances::{Instance, Reach};
+pub use peer_auth::PeerAuthIndex;
 
 /// One service: a Kubernetes Service or one host of a ServiceEntry.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +66,10 @@ pub struct Mesh {
     /// (namespace, label key, value) → services whose selector has it.
     selectors: HashMap<(String, String, String), Vec<Arc<ServiceModel>>>,
     pub resources: Arc<Vec<Arc<Resource>>>,
+    /// PeerAuthentications, by where they apply.
+    pub peer_auth: PeerAuthIndex,
+    /// The trust domain of every workload identity (the CA's).
+    pub trust_domain: String,
 }
 
 // === impl Mesh ===
@@ -73,7 +79,9 @@ impl Mesh {
         let mut mesh = Mesh {
             services: services::collect(&resources),
             instances: instances::collect(&resources, proxies),
+            peer_auth: PeerAuthIndex::build(&resources),
             resources,
+            trust_domain: weft_identity::DEFAULT_TRUST_DOMAIN.to_string(),
             ..Mesh::default()
         };
         for svc in mesh.services.values() {
@@ -139,6 +147,24 @@ impl Mesh {
             }
         }
         out
+    }
+
+    /// The SPIFFE ID of the proxy in front of `inst`, when traffic for its
+    /// `app_port` should be mesh mTLS: it has a sidecar there and its
+    /// PeerAuthentication does not DISABLE that port (Istio's auto mTLS).
+    pub fn identity(&self, inst: &Instance, app_port: u16) -> Option<String> {
+        if !inst.is_meshed(app_port) {
+            return None;
+        }
+        let pa = self.peer_auth.for_workload(&inst.namespace, &inst.labels);
+        if pa.mode_for(Some(app_port)) == weft_proto::config::MtlsMode::Disable {
+            return None;
+        }
+        let sa = inst.service_account.as_deref().unwrap_or("default");
+        Some(format!(
+            "spiffe://{}/ns/{}/sa/{sa}",
+            self.trust_domain, inst.namespace
+        ))
     }
 
     /// Every instance backing `svc`: selected ones and written ones.

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{WorkloadMeta, defaults};
+use super::{UpstreamTls, WorkloadMeta, defaults};
 
 /// A named set of endpoints and how to balance across them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +21,10 @@ pub struct Cluster {
     pub connect_timeout: Duration,
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
+    /// TLS to the endpoints; unset: mesh mTLS to endpoints with an
+    /// `identity`, plaintext to the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<UpstreamTls>,
 }
 
 /// One address traffic can be sent to.
@@ -33,6 +37,11 @@ pub struct Endpoint {
     /// The workload behind this endpoint, for `destination_*` labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<WorkloadMeta>,
+    /// The SPIFFE ID (`spiffe://<td>/ns/<ns>/sa/<sa>`) of the proxy in
+    /// front of this endpoint. Set: traffic to it is mesh mTLS and the
+    /// server must prove this identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 /// How HTTP is spoken to a cluster's endpoints.

@@ -10,6 +10,7 @@ mod listener;
 mod load;
 mod locate;
 mod service;
+mod tls;
 mod validate;
 
 pub use validate::parse_authority;
@@ -29,6 +30,7 @@ pub use service::{
     AppProtocol, Backend, HeaderMatch, HttpRoute, InboundPort, PathMatch, RouteMatch, Service,
     ServicePort, StringMatch,
 };
+pub use tls::{MtlsMode, PeerAuthentication, UpstreamTls, UpstreamTlsMode};
 
 /// Everything one proxy needs to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +80,11 @@ pub struct ProxyConfig {
     /// AuthorizationPolicy). None: everything is allowed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization: Vec<AuthorizationPolicy>,
+
+    /// Whether the inbound side requires, accepts or ignores mesh mTLS
+    /// (Istio's PeerAuthentication). Unset: PERMISSIVE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_authentication: Option<PeerAuthentication>,
 
     /// Where to get services, clusters and inbound ports from at run time
     /// (`weft control`). They are added to the ones in this file.

@@ -21,6 +21,16 @@ impl ProxyConfig {
         self.check_services(&clusters, &mut errs);
         self.check_inbound(&mut errs);
         self.check_authorization(&mut errs);
+        if self.peer_authentication.as_ref().is_some_and(|p| {
+            p.mode == super::MtlsMode::Strict
+                || p.ports.values().any(|m| *m == super::MtlsMode::Strict)
+        }) && self.control_plane.is_none()
+        {
+            errs.push(ConfigError::new(
+                "peer_authentication",
+                "STRICT accepts only mesh mTLS, which needs this workload's certificate from the control plane; add a control_plane section, or use permissive",
+            ));
+        }
         errs
     }
 
@@ -92,9 +102,46 @@ impl ProxyConfig {
                         "must be at least 1; remove the endpoint to stop sending it traffic",
                     ));
                 }
+                if let Some(id) = &ep.identity
+                    && !id.starts_with("spiffe://")
+                {
+                    errs.push(ConfigError::new(
+                        format!("{path}.identity"),
+                        format!("{id:?} is not a SPIFFE ID; write it like spiffe://cluster.local/ns/default/sa/reviews"),
+                    ));
+                }
             }
+            self.check_cluster_tls(c, &path, errs);
         }
         names
+    }
+
+    /// Mesh mTLS needs this workload's certificate, which only a control
+    /// plane issues; origination with a client certificate needs both
+    /// halves of it.
+    fn check_cluster_tls(&self, c: &super::Cluster, path: &str, errs: &mut Vec<ConfigError>) {
+        use super::UpstreamTlsMode as Mode;
+        let mode = c.tls.as_ref().map(|t| t.mode);
+        let mesh = match mode {
+            Some(Mode::IstioMutual) => true,
+            None => c.endpoints.iter().any(|e| e.identity.is_some()),
+            Some(_) => false,
+        };
+        if mesh && self.control_plane.is_none() {
+            errs.push(ConfigError::new(
+                format!("{path}.tls"),
+                "mesh mTLS needs this workload's certificate, which comes from the control plane; add a control_plane section, or set tls.mode: disable",
+            ));
+        }
+        if let Some(t) = &c.tls
+            && t.mode == Mode::Mutual
+            && (t.client_certificate.is_none() || t.private_key.is_none())
+        {
+            errs.push(ConfigError::new(
+                format!("{path}.tls"),
+                "mode mutual presents a client certificate: set both client_certificate and private_key (or use istio_mutual for the mesh's own)",
+            ));
+        }
     }
 
     fn check_listeners(&self, errs: &mut Vec<ConfigError>) {

@@ -33,7 +33,10 @@ impl Exchange {
         let unknown = snap.unknown_peer.clone();
         let (source, destination) = match reporter {
             Reporter::Source => (snap.node.clone(), unknown),
-            Reporter::Destination => (unknown, snap.node.clone()),
+            Reporter::Destination => (
+                ctx.peer_labels.clone().unwrap_or(unknown),
+                snap.node.clone(),
+            ),
         };
         let labels = RequestLabels {
             reporter,
@@ -44,11 +47,7 @@ impl Exchange {
             response_code: 0,
             grpc_response_status: None,
             response_flags: ResponseFlag::None,
-            // Plaintext until mTLS lands; the source side cannot know.
-            connection_security_policy: match reporter {
-                Reporter::Source => "unknown",
-                Reporter::Destination => "none",
-            },
+            connection_security_policy: security_policy(reporter, &ctx),
         };
         Self {
             ctx,
@@ -122,5 +121,15 @@ impl Drop for Exchange {
             self.request_bytes.load(Ordering::Relaxed),
             self.response_bytes,
         );
+    }
+}
+
+/// Istio's `connection_security_policy`: the destination side knows
+/// whether its peer proved an identity; the source side reports `unknown`.
+pub fn security_policy(reporter: Reporter, ctx: &ConnCtx) -> &'static str {
+    match (reporter, ctx.identity.is_some()) {
+        (Reporter::Source, _) => "unknown",
+        (Reporter::Destination, true) => "mutual_tls",
+        (Reporter::Destination, false) => "none",
     }
 }

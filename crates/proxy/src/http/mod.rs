@@ -19,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use body::{RequestBody, ResponseBody};
+pub use exchange::security_policy;
 pub use route::{Decision, Route, Target};
 
 use crate::listen::ConnCtx;

@@ -73,7 +73,11 @@ pub async fn connect(
         Err(e) => return respond::error(ex, false, e),
     };
     ex.set_upstream_peer(&up.endpoint.labels);
-    let stream = match up.endpoint.connect(up.connect_timeout).await {
+    let stream = match up
+        .endpoint
+        .connect(up.connect_timeout, crate::upstream::Carries::Tcp)
+        .await
+    {
         Ok(s) => s,
         Err(e) => return respond::error(ex, false, e),
     };

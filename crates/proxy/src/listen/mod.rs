@@ -1,15 +1,17 @@
 //! Listeners: accepting connections, finding where each was headed, and
 //! handing it to HTTP or TCP proxying after protocol detection.
 
+mod mtls;
 mod orig_dst;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use weft_proto::config::{
-    AppProtocol, Direction, Interception, Listener, ListenerProtocol, parse_authority,
+    AppProtocol, Direction, Interception, Listener, ListenerProtocol, MtlsMode, parse_authority,
 };
 
 pub use orig_dst::original_dst;
@@ -17,7 +19,7 @@ pub use orig_dst::original_dst;
 use crate::detect::{self, Protocol};
 use crate::io::PrefixedIo;
 use crate::state::{ProxyState, Snapshot};
-use crate::telemetry::Reporter;
+use crate::telemetry::{PeerLabels, Reporter};
 
 /// A listener's settings, compiled.
 #[derive(Debug)]
@@ -34,7 +36,7 @@ pub struct ListenerRt {
 }
 
 /// What every request and byte on one downstream connection shares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConnCtx {
     pub state: Arc<ProxyState>,
     pub listener: Arc<ListenerRt>,
@@ -43,6 +45,9 @@ pub struct ConnCtx {
     pub orig_dst: Option<SocketAddr>,
     /// The peer's verified identity; `None` for a plaintext peer.
     pub identity: Option<Arc<crate::authz::Identity>>,
+    /// The `source_*` labels of an mTLS peer (its principal and
+    /// namespace); `None` for a plaintext peer.
+    pub peer_labels: Option<Arc<PeerLabels>>,
     /// Held while any work for this connection (including upgraded
     /// tunnels) is in flight, so a drain waits for it.
     pub drain: drain::Watch,
@@ -86,6 +91,30 @@ impl ConnCtx {
             .map(|a| a.port())
             .or(self.listener.target_port)
             .or(self.listener.destination.as_ref().map(|(_, p)| *p))
+    }
+
+    /// This context for a peer that proved `id` over mTLS.
+    fn with_peer_identity(&self, id: &weft_identity::SpiffeId) -> Self {
+        Self {
+            identity: Some(Arc::new(crate::authz::Identity {
+                principal: id.principal(),
+                namespace: id.namespace().to_string(),
+            })),
+            peer_labels: Some(Arc::new(PeerLabels::from_identity(id))),
+            ..self.clone()
+        }
+    }
+
+    /// The mTLS mode for this connection: `None` when no mTLS is
+    /// terminated here (outbound, DISABLE, or no workload identity).
+    fn mtls_mode(&self, snap: &Snapshot) -> Option<MtlsMode> {
+        if self.listener.direction != Direction::Inbound || self.state.mesh_server.is_none() {
+            return None;
+        }
+        match snap.peer_authentication.mode_for(self.target_port()) {
+            MtlsMode::Disable => None,
+            mode => Some(mode),
+        }
     }
 
     /// The protocol config declares for this connection's destination.
@@ -169,6 +198,7 @@ async fn handle(
         peer,
         orig_dst,
         identity: None,
+        peer_labels: None,
         drain,
     });
     serve_conn(sock, ctx).await;
@@ -195,38 +225,52 @@ async fn serve_conn(mut sock: TcpStream, ctx: Arc<ConnCtx>) {
     let opaque_port = ctx
         .target_port()
         .is_some_and(|p| ctx.listener.opaque_ports.contains(&p));
-    let detection = match (ctx.listener.protocol, ctx.declared_protocol(&snap)) {
-        (ListenerProtocol::Tcp, _) | (_, AppProtocol::Tcp) => fixed(Protocol::Opaque),
-        _ if opaque_port => fixed(Protocol::Opaque),
-        (ListenerProtocol::Http1, _) => fixed(Protocol::Http1),
-        (ListenerProtocol::Http2, _) => fixed(Protocol::Http2),
-        (ListenerProtocol::Detect, _) => {
-            match detect::detect(&mut sock, ctx.listener.detect_timeout).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::debug!(peer = %ctx.peer, error = %e, "connection failed during protocol detection");
-                    return;
-                }
-            }
-        }
+    let fixed = match (ctx.listener.protocol, ctx.declared_protocol(&snap)) {
+        (ListenerProtocol::Tcp, _) | (_, AppProtocol::Tcp) => Some(Protocol::Opaque),
+        _ if opaque_port => Some(Protocol::Opaque),
+        (ListenerProtocol::Http1, _) => Some(Protocol::Http1),
+        (ListenerProtocol::Http2, _) => Some(Protocol::Http2),
+        (ListenerProtocol::Detect, _) => None,
     };
+    let mtls = ctx.mtls_mode(&snap);
     drop(snap);
+    if let (Some(mode), Some(server)) = (mtls, ctx.state.mesh_server.clone()) {
+        return mtls::serve(sock, ctx, mode, fixed, server).await;
+    }
+    let detection = match fixed {
+        Some(protocol) => detect::Detection {
+            protocol,
+            prefix: bytes::Bytes::new(),
+            timed_out: false,
+        },
+        None => match detect::detect(&mut sock, ctx.listener.detect_timeout).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!(peer = %ctx.peer, error = %e, "connection failed during protocol detection");
+                return;
+            }
+        },
+    };
     if detection.timed_out {
         ctx.state.metrics.detect_timeout(&ctx.listener.name);
         tracing::debug!(listener = %ctx.listener.name, peer = %ctx.peer, "protocol detection timed out; proxying as opaque TCP");
     }
-    let io = PrefixedIo::new(detection.prefix, sock);
-    match detection.protocol {
+    dispatch(
+        PrefixedIo::new(detection.prefix, sock),
+        detection.protocol,
+        ctx,
+    )
+    .await;
+}
+
+/// Hands a connection whose protocol is known to HTTP or TCP proxying.
+async fn dispatch<I>(io: I, protocol: Protocol, ctx: Arc<ConnCtx>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match protocol {
         Protocol::Http1 => crate::http::serve(io, hyper::Version::HTTP_11, ctx).await,
         Protocol::Http2 => crate::http::serve(io, hyper::Version::HTTP_2, ctx).await,
         Protocol::Tls | Protocol::Opaque => crate::tcp::serve(io, ctx).await,
-    }
-}
-
-fn fixed(protocol: Protocol) -> detect::Detection {
-    detect::Detection {
-        protocol,
-        prefix: bytes::Bytes::new(),
-        timed_out: false,
     }
 }

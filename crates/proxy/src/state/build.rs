@@ -9,7 +9,7 @@ use weft_proto::config::{self, AppProtocol, ConfigError, LbPolicy, ProxyConfig, 
 use super::{InboundTarget, ServicePort, ServiceTable, Snapshot};
 use crate::http::Route;
 use crate::telemetry::{PeerLabels, ServiceLabels};
-use crate::upstream::{Balancer, Cluster, Endpoint};
+use crate::upstream::{Balancer, Cluster, Endpoint, Transport, TransportBuilder};
 
 /// The config cannot be applied; the running config stays in force.
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +19,14 @@ pub struct BuildError(pub Vec<ConfigError>);
 // === impl Snapshot ===
 
 impl Snapshot {
-    /// Compiles `config`. Endpoints whose cluster and address are unchanged
-    /// from `prev` are reused with their health, load and pools.
-    pub fn build(config: Arc<ProxyConfig>, prev: Option<&Snapshot>) -> Result<Self, BuildError> {
+    /// Compiles `config`. Endpoints whose cluster, address and transport
+    /// are unchanged from `prev` are reused with their health, load and
+    /// pools. `creds` are this workload's certificate, for mesh mTLS.
+    pub fn build(
+        config: Arc<ProxyConfig>,
+        prev: Option<&Snapshot>,
+        creds: Option<&Arc<weft_identity::Credentials>>,
+    ) -> Result<Self, BuildError> {
         let errors = config.validate();
         if !errors.is_empty() {
             return Err(BuildError(errors));
@@ -29,10 +34,28 @@ impl Snapshot {
         let unknown_peer = Arc::new(PeerLabels::unknown());
         let node = Arc::new(PeerLabels::from_meta(&config.node));
 
+        let in_use = prev.into_iter().flat_map(|p| {
+            p.clusters
+                .values()
+                .flat_map(|c| c.balancer.endpoints().iter().map(|e| e.transport.clone()))
+        });
+        let mut transports = TransportBuilder::new(creds, in_use);
         let mut clusters = HashMap::new();
-        for c in &config.clusters {
-            let cluster = build_cluster(c, prev, &unknown_peer);
-            clusters.insert(cluster.name.clone(), Arc::new(cluster));
+        let mut errors = Vec::new();
+        for (i, c) in config.clusters.iter().enumerate() {
+            match build_cluster(c, prev, &unknown_peer, &mut transports) {
+                Ok(cluster) => {
+                    clusters.insert(cluster.name.clone(), Arc::new(cluster));
+                }
+                Err((j, message)) => errors.push(ConfigError {
+                    path: format!("clusters[{i}].endpoints[{j}]"),
+                    message,
+                    line: None,
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(BuildError(errors));
         }
         let lookup = |name: &str| clusters.get(name).cloned();
 
@@ -94,6 +117,7 @@ impl Snapshot {
 
         let authz = Arc::new(crate::authz::Authorizer::new(&config.authorization));
         Ok(Self {
+            peer_authentication: config.peer_authentication.clone().unwrap_or_default(),
             outbound_policy: config.outbound_policy,
             config,
             node,
@@ -107,35 +131,41 @@ impl Snapshot {
     }
 }
 
+/// A cluster, or the index of the endpoint that cannot be reached and why.
 fn build_cluster(
     c: &config::Cluster,
     prev: Option<&Snapshot>,
     unknown: &Arc<PeerLabels>,
-) -> Cluster {
+    transports: &mut TransportBuilder<'_>,
+) -> Result<Cluster, (usize, String)> {
     let old = prev.and_then(|p| p.clusters.get(c.name.as_str()));
-    let endpoints = c
-        .endpoints
-        .iter()
-        .map(|e| {
-            let labels = match &e.workload {
-                Some(meta) => Arc::new(PeerLabels::from_meta(meta)),
-                None => unknown.clone(),
-            };
-            reuse_endpoint(
-                old.map(|c| c.balancer.endpoints()),
-                e.address,
-                e.weight,
-                &labels,
-            )
-            .unwrap_or_else(|| Arc::new(Endpoint::new(e.address, e.weight, labels)))
-        })
-        .collect();
-    Cluster {
+    let mut endpoints = Vec::with_capacity(c.endpoints.len());
+    for (j, e) in c.endpoints.iter().enumerate() {
+        let labels = match &e.workload {
+            Some(meta) => Arc::new(PeerLabels::from_meta(meta)),
+            None => unknown.clone(),
+        };
+        let transport = transports.for_endpoint(c, e).map_err(|m| (j, m))?;
+        let ep = reuse_endpoint(
+            old.map(|c| c.balancer.endpoints()),
+            e.address,
+            e.weight,
+            &labels,
+            &transport,
+        )
+        .unwrap_or_else(|| {
+            Arc::new(Endpoint::with_transport(
+                e.address, e.weight, labels, transport,
+            ))
+        });
+        endpoints.push(ep);
+    }
+    Ok(Cluster {
         name: Arc::from(c.name.as_str()),
         protocol: c.protocol,
         connect_timeout: c.connect_timeout,
         balancer: Balancer::new(c.lb, endpoints),
-    }
+    })
 }
 
 fn build_inbound(
@@ -152,7 +182,7 @@ fn build_inbound(
     let old = prev
         .and_then(|s| s.inbound.get(&p.port))
         .map(|t| t.cluster.balancer.endpoints());
-    let ep = reuse_endpoint(old, addr, 1, node)
+    let ep = reuse_endpoint(old, addr, 1, node, &Transport::Plain)
         .unwrap_or_else(|| Arc::new(Endpoint::new(addr, 1, node.clone())));
     InboundTarget {
         port: p.port,
@@ -177,8 +207,16 @@ fn reuse_endpoint(
     addr: SocketAddr,
     weight: u32,
     labels: &Arc<PeerLabels>,
+    transport: &Transport,
 ) -> Option<Arc<Endpoint>> {
+    // A new identity is a new endpoint: pooled connections were verified
+    // against the old one.
     old?.iter()
-        .find(|e| e.addr == addr && e.weight == weight.max(1) && e.labels == *labels)
+        .find(|e| {
+            e.addr == addr
+                && e.weight == weight.max(1)
+                && e.labels == *labels
+                && e.transport.key() == transport.key()
+        })
         .cloned()
 }

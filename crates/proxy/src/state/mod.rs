@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
-use weft_proto::config::{AppProtocol, OutboundPolicy, ProxyConfig};
+use weft_identity::Credentials;
+use weft_proto::config::{AppProtocol, OutboundPolicy, PeerAuthentication, ProxyConfig};
 
 pub use build::BuildError;
 pub use passthrough::Passthrough;
@@ -32,6 +33,10 @@ pub struct ProxyState {
     awaiting_config: AtomicBool,
     /// Addresses this proxy listens on, to refuse forwarding to itself.
     own_addrs: parking_lot::RwLock<Vec<SocketAddr>>,
+    /// This workload's certificate and trust bundle, with a control plane.
+    pub creds: Option<Arc<Credentials>>,
+    /// Terminates mesh mTLS on inbound listeners (with `creds`).
+    pub mesh_server: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// One immutable, compiled view of the config. Requests load it once and
@@ -49,6 +54,8 @@ pub struct Snapshot {
     pub outbound_policy: OutboundPolicy,
     /// Inbound authorization (empty: everything is allowed).
     pub authz: Arc<crate::authz::Authorizer>,
+    /// What the inbound side accepts: mesh mTLS, plaintext or both.
+    pub peer_authentication: PeerAuthentication,
 }
 
 /// Outbound services, findable by name and by virtual IP.
@@ -84,8 +91,22 @@ pub struct InboundTarget {
 
 impl ProxyState {
     pub fn new(config: ProxyConfig) -> Result<Self, BuildError> {
-        let snapshot = Snapshot::build(Arc::new(config), None)?;
+        Self::with_credentials(config, None)
+    }
+
+    /// A proxy with a workload identity: mesh mTLS to peers that have one,
+    /// and terminated on inbound listeners.
+    pub fn with_credentials(
+        config: ProxyConfig,
+        creds: Option<Arc<Credentials>>,
+    ) -> Result<Self, BuildError> {
+        let snapshot = Snapshot::build(Arc::new(config), None, creds.as_ref())?;
+        let mesh_server = creds
+            .as_ref()
+            .map(|c| c.server_config(true, &weft_identity::MESH_ALPNS));
         Ok(Self {
+            creds,
+            mesh_server,
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics: Metrics::new(),
             passthrough: Passthrough::default(),
@@ -103,7 +124,7 @@ impl ProxyState {
     /// error nothing changes. Endpoint health and pools carry over.
     pub fn update(&self, config: ProxyConfig) -> Result<(), BuildError> {
         let prev = self.snapshot.load_full();
-        let next = Snapshot::build(Arc::new(config), Some(&prev))?;
+        let next = Snapshot::build(Arc::new(config), Some(&prev), self.creds.as_ref())?;
         self.snapshot.store(Arc::new(next));
         Ok(())
     }

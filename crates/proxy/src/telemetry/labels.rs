@@ -124,6 +124,23 @@ impl PeerLabels {
         self
     }
 
+    /// A peer known only by the identity it proved over mTLS.
+    pub fn from_identity(id: &weft_identity::SpiffeId) -> Self {
+        let u: Arc<str> = Arc::from(UNKNOWN);
+        Self {
+            workload: u.clone(),
+            namespace: Arc::from(id.namespace()),
+            principal: Arc::from(id.to_string()),
+            app: u.clone(),
+            version: u.clone(),
+            canonical_service: u.clone(),
+            canonical_revision: u.clone(),
+            cluster: u,
+            hash: 0,
+        }
+        .hashed()
+    }
+
     pub fn from_meta(meta: &WorkloadMeta) -> Self {
         let val = |v: Option<&str>| Arc::<str>::from(v.unwrap_or(UNKNOWN));
         let app = meta.app.as_deref().or(meta.workload.as_deref());

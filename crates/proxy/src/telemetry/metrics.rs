@@ -31,6 +31,14 @@ pub struct Metrics {
     detect_timeouts: Family<ListenerLabels, Counter>,
     active_connections: Family<ListenerLabels, Gauge>,
     denied: Family<DeniedLabels, Counter>,
+    tls_refused: Family<TlsRefusedLabels, Counter>,
+}
+
+/// `listener="<name>", reason="plaintext|not_mesh_tls|handshake"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct TlsRefusedLabels {
+    pub listener: Arc<str>,
+    pub reason: &'static str,
 }
 
 /// `policy="<namespace/name>", protocol="http|tcp"`.
@@ -87,6 +95,7 @@ impl Metrics {
         let tcp_received = Family::default();
         let detect_timeouts = Family::default();
         let denied = Family::default();
+        let tls_refused = Family::default();
         let active_connections = Family::default();
 
         // Counters are registered without `_total`; the encoder appends it.
@@ -141,6 +150,11 @@ impl Metrics {
             denied.clone(),
         );
         reg.register(
+            "weft_inbound_tls_refused",
+            "Inbound connections refused by mesh mTLS: plaintext or other TLS under STRICT, or a failed handshake (a foreign CA, another trust domain, no client certificate)",
+            tls_refused.clone(),
+        );
+        reg.register(
             "weft_listener_connections_active",
             "Downstream connections open on a listener",
             active_connections.clone(),
@@ -158,6 +172,7 @@ impl Metrics {
             detect_timeouts,
             active_connections,
             denied,
+            tls_refused,
         }
     }
 
@@ -202,6 +217,16 @@ impl Metrics {
         self.detect_timeouts
             .get_or_create(&ListenerLabels {
                 listener: listener.clone(),
+            })
+            .inc();
+    }
+
+    /// One inbound connection refused by mesh mTLS.
+    pub fn tls_refused(&self, listener: &Arc<str>, reason: &'static str) {
+        self.tls_refused
+            .get_or_create(&TlsRefusedLabels {
+                listener: listener.clone(),
+                reason,
             })
             .inc();
     }

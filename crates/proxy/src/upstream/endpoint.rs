@@ -4,10 +4,10 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tokio::net::TcpStream;
 
 use super::ewma::PeakEwma;
 use super::pool::Pool;
+use super::transport::{Carries, Conn, Transport};
 use crate::errors::ProxyError;
 use crate::telemetry::PeerLabels;
 
@@ -23,6 +23,8 @@ pub struct Endpoint {
     pub weight: u32,
     /// `destination_*` labels of the workload behind it.
     pub labels: Arc<PeerLabels>,
+    /// Plaintext, mesh mTLS or TLS origination.
+    pub transport: Transport,
     in_flight: AtomicUsize,
     ewma: Mutex<PeakEwma>,
     consecutive_failures: AtomicU32,
@@ -45,10 +47,20 @@ fn nanos_since_epoch(t: Instant) -> u64 {
 
 impl Endpoint {
     pub fn new(addr: SocketAddr, weight: u32, labels: Arc<PeerLabels>) -> Self {
+        Self::with_transport(addr, weight, labels, Transport::Plain)
+    }
+
+    pub fn with_transport(
+        addr: SocketAddr,
+        weight: u32,
+        labels: Arc<PeerLabels>,
+        transport: Transport,
+    ) -> Self {
         Self {
             addr,
             weight: weight.max(1),
             labels,
+            transport,
             in_flight: AtomicUsize::new(0),
             ewma: Mutex::new(PeakEwma::new(Instant::now())),
             consecutive_failures: AtomicU32::new(0),
@@ -83,18 +95,32 @@ impl Endpoint {
         InFlight(self.clone())
     }
 
-    /// Connects, recording the outcome in the endpoint's health.
-    pub async fn connect(&self, timeout: Duration) -> Result<TcpStream, ProxyError> {
-        match super::connect(self.addr, timeout).await {
-            Ok(s) => {
-                self.mark_healthy();
-                Ok(s)
+    /// Connects (and for TLS, handshakes) within `timeout`, recording the
+    /// outcome in the endpoint's health. `carries` picks the ALPN.
+    pub async fn connect(&self, timeout: Duration, carries: Carries) -> Result<Conn, ProxyError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let result = match super::connect(self.addr, timeout).await {
+            Ok(tcp) => {
+                let handshake = self.transport.secure(tcp, self.addr, carries);
+                match tokio::time::timeout_at(deadline, handshake).await {
+                    Ok(Ok(conn)) => Ok(conn),
+                    Ok(Err(source)) => Err(ProxyError::Tls {
+                        addr: self.addr,
+                        source,
+                    }),
+                    Err(_) => Err(ProxyError::ConnectTimeout {
+                        addr: self.addr,
+                        timeout,
+                    }),
+                }
             }
-            Err(e) => {
-                self.mark_failed();
-                Err(e)
-            }
+            Err(e) => Err(e),
+        };
+        match &result {
+            Ok(_) => self.mark_healthy(),
+            Err(_) => self.mark_failed(),
         }
+        result
     }
 
     fn mark_healthy(&self) {

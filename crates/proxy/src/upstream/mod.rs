@@ -6,11 +6,13 @@ mod connect;
 mod endpoint;
 mod ewma;
 mod pool;
+mod transport;
 
 pub use balance::Balancer;
 pub use connect::connect;
 pub use endpoint::{Endpoint, InFlight};
 pub use pool::HttpVersion;
+pub use transport::{Carries, Conn, Tls, TlsKey, Transport, TransportBuilder};
 
 use std::sync::Arc;
 use std::time::Duration;

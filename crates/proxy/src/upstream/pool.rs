@@ -10,7 +10,7 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use parking_lot::Mutex;
 
-use super::Endpoint;
+use super::{Carries, Endpoint};
 use crate::errors::ProxyError;
 use crate::http::RequestBody;
 
@@ -110,9 +110,9 @@ impl Endpoint {
         &self,
         connect_timeout: Duration,
     ) -> Result<http1::SendRequest<RequestBody>, ProxyError> {
-        let tcp = self.connect(connect_timeout).await?;
+        let io = self.connect(connect_timeout, Carries::Http1).await?;
         let (tx, conn) = http1::Builder::new()
-            .handshake(TokioIo::new(tcp))
+            .handshake(TokioIo::new(io))
             .await
             .map_err(ProxyError::UpstreamReset)?;
         let addr = self.addr;
@@ -138,11 +138,11 @@ impl Endpoint {
         if !force_new && let Some(tx) = self.pool.live_h2() {
             return Ok(tx);
         }
-        let tcp = self.connect(connect_timeout).await?;
+        let io = self.connect(connect_timeout, Carries::Http2).await?;
         let (tx, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .keep_alive_interval(Duration::from_secs(30))
-            .handshake(TokioIo::new(tcp))
+            .handshake(TokioIo::new(io))
             .await
             .map_err(ProxyError::UpstreamReset)?;
         let addr = self.addr;

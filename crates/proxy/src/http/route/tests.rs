@@ -75,6 +75,7 @@ fn setup(
         peer: "127.0.0.1:5555".parse().unwrap(),
         orig_dst: orig_dst.map(|a| a.parse().unwrap()),
         identity: None,
+        peer_labels: None,
         drain: watch,
     });
     (ctx, snap)
