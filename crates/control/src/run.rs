@@ -107,8 +107,6 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     )
     .map_err(StartError::State)?;
     compiler.set_trust_domain(&settings.trust_domain);
-    // The first generation holds the files before any proxy is served.
-    compiler.rebuild();
     let registry = Arc::new(Registry::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
 
@@ -119,6 +117,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         settings.workload_cert_ttl,
     )?;
     let trust_bundle = authority.ca.bundle_file();
+    compiler.set_trust_roots(authority.ca.bundle().to_pem());
+    // The first generation holds the files before any proxy is served.
+    compiler.rebuild();
     let tls = serving.creds.server_config(false, &[b"h2"]);
 
     let mut tasks = vec![

@@ -185,6 +185,7 @@ fn compile(root: &Path, file: &Path) -> String {
             Typed::Cluster(c) => snap.clusters.push(c),
             Typed::Inbound(i) => snap.inbound.push(i),
             Typed::Authorization(a) => snap.policies.push(a),
+            Typed::TrustRoots(_) => {}
             Typed::PeerAuthentication(p) => {
                 snap.peer_authentication = (p != Default::default()).then_some(p)
             }

@@ -8,7 +8,7 @@
 use std::hash::{Hash, Hasher};
 
 use crate::config::{
-    AuthorizationPolicy, Cluster, InboundPort, PeerAuthentication, ProxyConfig, Service,
+    AuthorizationPolicy, Cluster, InboundPort, PeerAuthentication, ProxyConfig, Service, TrustRoots,
 };
 use crate::discovery::{Resource, ResourceName};
 
@@ -18,7 +18,10 @@ pub const INBOUND: &str = "weft.dev/InboundPort";
 pub const AUTHORIZATION: &str = "weft.dev/AuthorizationPolicy";
 pub const PEER_AUTHENTICATION: &str = "weft.dev/PeerAuthentication";
 
-/// The one PeerAuthentication resource a proxy holds is named this.
+pub const TRUST_ROOTS: &str = "weft.dev/TrustRoots";
+
+/// The one PeerAuthentication (and TrustRoots) resource a proxy holds is
+/// named this.
 pub const PEER_AUTHENTICATION_NAME: &str = "default";
 
 /// One pushable resource.
@@ -30,6 +33,9 @@ pub enum Typed {
     Authorization(AuthorizationPolicy),
     /// The mTLS mode of this workload's inbound side.
     PeerAuthentication(PeerAuthentication),
+    /// The trust bundle, pushed so a root rotation reaches every proxy at
+    /// once. Not part of the proxy's config: it goes to its credentials.
+    TrustRoots(TrustRoots),
 }
 
 /// A body that does not decode as its type says.
@@ -108,6 +114,7 @@ pub fn compose<'a>(
                 }
                 out.peer_authentication = Some(p.clone());
             }
+            Typed::TrustRoots(_) => {}
         }
     }
     Ok(out)
@@ -123,6 +130,7 @@ impl Typed {
             Typed::Inbound(_) => INBOUND,
             Typed::Authorization(_) => AUTHORIZATION,
             Typed::PeerAuthentication(_) => PEER_AUTHENTICATION,
+            Typed::TrustRoots(_) => TRUST_ROOTS,
         }
     }
 
@@ -134,7 +142,9 @@ impl Typed {
             Typed::Cluster(c) => c.name.clone(),
             Typed::Inbound(p) => p.port.to_string(),
             Typed::Authorization(a) => a.name.clone(),
-            Typed::PeerAuthentication(_) => PEER_AUTHENTICATION_NAME.to_string(),
+            Typed::PeerAuthentication(_) | Typed::TrustRoots(_) => {
+                PEER_AUTHENTICATION_NAME.to_string()
+            }
         }
     }
 
@@ -154,6 +164,7 @@ impl Typed {
             Typed::Inbound(p) => serde_json::to_vec(p),
             Typed::Authorization(a) => serde_json::to_vec(a),
             Typed::PeerAuthentication(p) => serde_json::to_vec(p),
+            Typed::TrustRoots(r) => serde_json::to_vec(r),
         }
         // Serializing these plain structs cannot fail: map keys are
         // strings or integers (written as strings), no custom serializers that error.
@@ -182,6 +193,7 @@ impl Typed {
             PEER_AUTHENTICATION => {
                 Typed::PeerAuthentication(serde_json::from_slice(&r.body).map_err(err)?)
             }
+            TRUST_ROOTS => Typed::TrustRoots(serde_json::from_slice(&r.body).map_err(err)?),
             other => return Err(DecodeError::UnknownType(other.to_string())),
         };
         let actual = typed.name();

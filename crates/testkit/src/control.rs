@@ -12,6 +12,8 @@ pub struct ControlProcess {
     pub http: SocketAddr,
     pub log: PathBuf,
     state_dir: PathBuf,
+    /// The root proxies start out trusting.
+    bundle: PathBuf,
     tokens: std::sync::atomic::AtomicUsize,
 }
 
@@ -20,6 +22,18 @@ impl ControlProcess {
     /// `state_dir`, with the config stream on `grpc` (port 0 for any) and
     /// the API on any port. Returns once both are bound.
     pub fn spawn(weft: &Path, files: &[&Path], state_dir: &Path, grpc: SocketAddr) -> Self {
+        Self::spawn_with(weft, files, state_dir, grpc, None)
+    }
+
+    /// As [`Self::spawn`], with the CA plugged in from `cacerts` (Istio's
+    /// layout) instead of the self-signed root.
+    pub fn spawn_with(
+        weft: &Path,
+        files: &[&Path],
+        state_dir: &Path,
+        grpc: SocketAddr,
+        cacerts: Option<&Path>,
+    ) -> Self {
         let bound = state_dir.join(format!("bound-{}.json", std::process::id()));
         let _ = std::fs::remove_file(&bound);
         std::fs::create_dir_all(state_dir).unwrap();
@@ -37,6 +51,7 @@ impl ControlProcess {
             .arg("127.0.0.1:0")
             .arg("--bound-addresses-file")
             .arg(&bound)
+            .args(cacerts.iter().flat_map(|c| [Path::new("--cacerts"), c]))
             .env("WEFT_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -68,13 +83,17 @@ impl ControlProcess {
             http: addr("http"),
             log,
             state_dir: state_dir.to_path_buf(),
+            bundle: match cacerts {
+                Some(dir) => dir.join("root-cert.pem"),
+                None => state_dir.join("ca/root-cert.pem"),
+            },
             tokens: Default::default(),
         }
     }
 
     /// The root proxies must trust (`control_plane.ca_bundle`).
     pub fn trust_bundle(&self) -> PathBuf {
-        self.state_dir.join("ca/root-cert.pem")
+        self.bundle.clone()
     }
 
     /// `ca_bundle: ..., token_file: ...` for a proxy file's `control_plane`

@@ -164,10 +164,17 @@ spec:
     - destination: { host: reviews, subset: v1 }
       headers: { request: { set: { x-a: b } } }
 ---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api }
+spec:
+  host: api.example.com
+  trafficPolicy: { tls: { mode: SIMPLE, credentialName: api-ca } }
+---
 apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: { name: default }
-spec: { mtls: { mode: STRICT } }
+kind: RequestAuthentication
+metadata: { name: jwt }
+spec: { jwtRules: [{ issuer: https://example.com }] }
 ",
     );
     assert_eq!(
@@ -178,7 +185,8 @@ spec: { mtls: { mode: STRICT } }
             "warning: test.yaml:10: spec.http[0].match[0].withoutHeaders.x-test.exact: weft does not implement `exact` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:12: spec.http[0].retries: weft does not implement `retries` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:16: spec.http[0].route[0].headers: weft does not implement `headers` here yet: it is checked, and otherwise ignored",
-            "warning: test.yaml:19: kind: weft does not act on PeerAuthentication resources yet: this one is checked, and otherwise ignored",
+            "warning: test.yaml:23: spec.trafficPolicy.tls.credentialName: weft does not implement `credentialName` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:26: kind: weft does not act on RequestAuthentication resources yet: this one is checked, and otherwise ignored",
         ]
     );
 }
@@ -208,7 +216,24 @@ metadata: { name: reviews }
 spec:
   host: reviews
   trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST }, connectionPool: { tcp: { connectTimeout: 2s } } }
-  subsets: [{ name: v2, labels: { version: v2 } }, { name: v3, labels: { version: v3 } }]
+  subsets: [{ name: v2, labels: { version: v2 } }, { name: v3, labels: { version: v3, tier: x } }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api }
+spec:
+  host: api.example.com
+  trafficPolicy:
+    tls: { mode: SIMPLE, sni: api.example.com, caCertificates: /etc/api-ca.pem, subjectAltNames: [api.example.com] }
+    portLevelSettings: [{ port: { number: 8443 }, tls: { mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem } }]
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: details }
+spec:
+  selector: { matchLabels: { app: details } }
+  mtls: { mode: STRICT }
+  portLevelMtls: { '9080': { mode: DISABLE } }
 ",
     );
     assert_eq!(messages(&set), Vec::<String>::new());

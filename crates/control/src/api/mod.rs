@@ -155,6 +155,7 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
             Ok(Typed::Inbound(i)) => dump.inbound.push(i),
             Ok(Typed::Authorization(a)) => dump.policies.push(a),
             Ok(Typed::PeerAuthentication(p)) => dump.peer_authentication = Some(p),
+            Ok(Typed::TrustRoots(_)) => {}
             Err(e) => tracing::error!("a held resource does not decode: {e}"),
         }
     }

@@ -164,6 +164,12 @@ impl Generation {
             .peer_auth
             .for_workload(&caller.namespace, &caller.labels);
         put(&Typed::PeerAuthentication(peer_auth).encode());
+        if let Some(pem) = &self.mesh.trust_roots {
+            put(&Typed::TrustRoots(weft_proto::config::TrustRoots {
+                pem: pem.to_string(),
+            })
+            .encode());
+        }
         let before = self.prev.as_ref().and_then(|p| p.views.get(caller));
         let delta = before.map(|b| delta(b, &resources));
         // An unchanged view is the previous one: proxies holding it hold

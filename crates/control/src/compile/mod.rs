@@ -81,6 +81,8 @@ struct Inputs {
     built: u64,
     /// The CA's trust domain; empty for the default.
     trust_domain: String,
+    /// The CA's trust bundle (PEM), pushed to every proxy.
+    trust_roots: Option<Arc<str>>,
 }
 
 // === impl Compiler ===
@@ -135,6 +137,12 @@ impl Compiler {
     /// identities endpoints must prove and the principals policies name.
     pub fn set_trust_domain(&self, td: &str) {
         self.changed(|inputs| inputs.trust_domain = td.to_string());
+    }
+
+    /// The roots every proxy should trust, pushed on the config stream so
+    /// that a root rotation reaches them without waiting for renewals.
+    pub fn set_trust_roots(&self, pem: &str) {
+        self.changed(|inputs| inputs.trust_roots = Some(Arc::from(pem)));
     }
 
     /// New accepted resources (a whole, validated set).
@@ -201,7 +209,7 @@ impl Compiler {
     /// Builds the next generation from the current inputs, now. Nothing
     /// happens when nothing changed since the last build.
     pub fn rebuild(&self) {
-        let (resources, proxies, changes, touched, trust_domain) = {
+        let (resources, proxies, changes, touched, trust_domain, trust_roots) = {
             let mut inputs = self.inputs.lock();
             if inputs.changes == inputs.built {
                 return;
@@ -214,6 +222,7 @@ impl Compiler {
                 inputs.changes,
                 touched,
                 inputs.trust_domain.clone(),
+                inputs.trust_roots.clone(),
             )
         };
         if let Some(file) = &self.registrations
@@ -227,6 +236,7 @@ impl Compiler {
         if !trust_domain.is_empty() {
             mesh.trust_domain = trust_domain;
         }
+        mesh.trust_roots = trust_roots;
         // Another trust domain changes every identity.
         let prev_ref = (mesh.trust_domain == prev.mesh.trust_domain).then_some(&*prev);
         let next = Generation::new(prev.number + 1, mesh, prev_ref, &touched);

@@ -70,6 +70,8 @@ pub struct Mesh {
     pub peer_auth: PeerAuthIndex,
     /// The trust domain of every workload identity (the CA's).
     pub trust_domain: String,
+    /// The roots proxies trust (PEM; the CA's bundle), pushed to each.
+    pub trust_roots: Option<Arc<str>>,
 }
 
 // === impl Mesh ===

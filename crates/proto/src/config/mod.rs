@@ -30,7 +30,7 @@ pub use service::{
     AppProtocol, Backend, HeaderMatch, HttpRoute, InboundPort, PathMatch, RouteMatch, Service,
     ServicePort, StringMatch,
 };
-pub use tls::{MtlsMode, PeerAuthentication, UpstreamTls, UpstreamTlsMode};
+pub use tls::{MtlsMode, PeerAuthentication, TrustRoots, UpstreamTls, UpstreamTlsMode};
 
 /// Everything one proxy needs to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -73,6 +73,15 @@ pub enum MtlsMode {
     Disable,
 }
 
+/// The roots workload certificates chain to, as the control plane pushes
+/// them: during a root rotation, the old and the new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustRoots {
+    /// PEM certificates.
+    pub pem: String,
+}
+
 // === impl PeerAuthentication ===
 
 impl PeerAuthentication {

@@ -26,6 +26,8 @@ pub enum ApplyError {
     Conflict(#[from] ConflictError),
     #[error(transparent)]
     Build(#[from] BuildError),
+    #[error("weft.dev/TrustRoots: {0}")]
+    TrustRoots(String),
 }
 
 /// The file and the pushed resources, and the state they compile into.
@@ -78,7 +80,24 @@ impl Sources {
 
     fn compile(&self, file: &ProxyConfig, pushed: &Pushed) -> Result<(), ApplyError> {
         let config = resources::compose(file, pushed.resources.values().map(|(_, t)| t))?;
+        // Checked before anything is applied, so a bad bundle changes
+        // nothing.
+        let roots = pushed
+            .resources
+            .values()
+            .find_map(|(_, t)| match t {
+                Typed::TrustRoots(r) => Some(r),
+                _ => None,
+            })
+            .map(|r| weft_identity::TrustBundle::from_pem(&r.pem))
+            .transpose()
+            .map_err(ApplyError::TrustRoots)?;
         self.state.update(config)?;
+        if let (Some(roots), Some(creds)) = (roots, &self.state.creds) {
+            // New handshakes (with peers and with the control plane)
+            // verify against it; established connections stay up.
+            creds.set_bundle(roots);
+        }
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ mod grpc;
 mod http1;
 mod http2;
 mod inbound;
+mod origination;
 mod reload;
 mod support;
 mod tcp;

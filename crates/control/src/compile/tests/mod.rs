@@ -542,3 +542,5 @@ spec:
         .collect();
     assert_eq!(page, ["default/namespace-wide", "istio-system/mesh-wide"]);
 }
+
+mod mtls;

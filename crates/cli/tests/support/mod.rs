@@ -1,0 +1,3 @@
+//! Helpers shared by the process tests.
+
+pub mod bookinfo;
