@@ -101,7 +101,10 @@ pub async fn config(args: ConfigArgs) -> Result<(), Error> {
         What::Listeners => serde_json::to_value(&dump.listeners)?,
         What::Routes => serde_json::to_value(&dump.services)?,
         What::Clusters | What::Endpoints => serde_json::to_value(&dump.clusters)?,
-        What::Policies => serde_json::to_value(&dump.policies)?,
+        What::Policies => serde_json::json!({
+            "peer_authentication": dump.peer_authentication,
+            "authorization": dump.policies,
+        }),
         What::All => serde_json::to_value(&dump)?,
     };
     match args.output {
@@ -173,7 +176,7 @@ fn render(dump: &ProxyConfigDump, what: What) -> String {
             table::render(&["SERVICE", "MATCH", "BACKENDS", "TIMEOUT"], &rows)
         }
         What::Clusters => table::render(
-            &["CLUSTER", "PROTOCOL", "LB", "ENDPOINTS"],
+            &["CLUSTER", "PROTOCOL", "LB", "TLS", "ENDPOINTS"],
             &dump
                 .clusters
                 .iter()
@@ -182,13 +185,17 @@ fn render(dump: &ProxyConfigDump, what: What) -> String {
                         c.name.clone(),
                         format!("{:?}", c.protocol).to_lowercase(),
                         format!("{:?}", c.lb).to_lowercase(),
+                        c.tls.as_ref().map_or_else(
+                            || "auto".into(),
+                            |t| format!("{:?}", t.mode).to_lowercase(),
+                        ),
                         c.endpoints.len().to_string(),
                     ]
                 })
                 .collect::<Vec<_>>(),
         ),
         What::Endpoints => table::render(
-            &["ENDPOINT", "CLUSTER", "WORKLOAD"],
+            &["ENDPOINT", "CLUSTER", "WORKLOAD", "IDENTITY"],
             &dump
                 .clusters
                 .iter()
@@ -206,25 +213,34 @@ fn render(dump: &ProxyConfigDump, what: What) -> String {
                                 ))
                             })
                             .unwrap_or_else(|| "-".into()),
+                            e.identity.clone().unwrap_or_else(|| "- (plaintext)".into()),
                         ]
                     })
                 })
                 .collect::<Vec<_>>(),
         ),
-        What::Policies => table::render(
-            &["POLICY", "ACTION", "RULES"],
-            &dump
-                .policies
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.name.clone(),
-                        format!("{:?}", p.action).to_uppercase(),
-                        p.rules.len().to_string(),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        ),
+        What::Policies => {
+            let pa = dump.peer_authentication.clone().unwrap_or_default();
+            let mut out = format!("mTLS: {:?}", pa.mode).to_uppercase();
+            for (port, mode) in &pa.ports {
+                out.push_str(&format!(", port {port}: {mode:?}").to_uppercase());
+            }
+            out.push('\n');
+            out + &table::render(
+                &["POLICY", "ACTION", "RULES"],
+                &dump
+                    .policies
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.name.clone(),
+                            format!("{:?}", p.action).to_uppercase(),
+                            p.rules.len().to_string(),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }
         What::All => serde_json::to_string_pretty(dump).unwrap_or_default() + "\n",
     }
 }

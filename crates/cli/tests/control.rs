@@ -490,10 +490,17 @@ spec:
         "other paths pass"
     );
     let out = mesh.cli(&["proxy-config", "echo-a", "policies"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("default/no-private  DENY"), "{text}");
+    assert!(text.starts_with("MTLS: PERMISSIVE"), "{text}");
+    // The client reaches echo-a over mTLS, expecting its identity.
+    let out = mesh.cli(&["proxy-config", "client", "endpoints"]);
+    let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("default/no-private  DENY"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        text.lines()
+            .any(|l| l.contains("echo-a")
+                && l.ends_with("spiffe://cluster.local/ns/default/sa/default")),
+        "{text}"
     );
 
     let out = mesh.cli(&["delete", "-f", policy.to_str().unwrap()]);
