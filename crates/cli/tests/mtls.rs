@@ -326,3 +326,91 @@ async fn rotation_under_load_fails_no_request() {
     assert!(renewed >= 4.0, "only {renewed} certificates issued in 8 s");
     assert!(total > 100, "only {total} requests");
 }
+
+/// Opaque TCP rides mesh mTLS too (ALPN `weft/tcp`): a CONNECT tunnel to
+/// a TCP service under STRICT echoes, and the destination counts the
+/// connection as `mutual_tls`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_rides_mtls_under_strict() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let details_app = servers::http_echo("details").await;
+    let db_app = servers::tcp_echo().await;
+    write_files(
+        dir.path(),
+        details_app.addr.port(),
+        &format!(
+            "apiVersion: v1
+kind: Service
+metadata: {{ name: db, namespace: default }}
+spec:
+  selector: {{ app: db }}
+  ports: [{{ name: tcp, port: 3306, targetPort: {} }}]
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {{ name: default, namespace: istio-system }}
+spec: {{ mtls: {{ mode: STRICT }} }}
+",
+            db_app.addr.port()
+        ),
+    );
+    let control = control(dir.path());
+    let db = inbound_sidecar(&control, "db", db_app.addr, "127.0.0.1:0", "");
+    let client = client_sidecar(&control, "bookinfo-productpage", "");
+    let outbound = client.listener("outbound");
+
+    let tunnel = || async {
+        let mut sock = tokio::net::TcpStream::connect(outbound).await.ok()?;
+        sock.write_all(b"CONNECT db:3306 HTTP/1.1\r\nHost: db:3306\r\n\r\n")
+            .await
+            .ok()?;
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8; 1];
+            if sock.read(&mut b).await.ok()? == 0 {
+                return None;
+            }
+            head.push(b[0]);
+        }
+        String::from_utf8_lossy(&head)
+            .starts_with("HTTP/1.1 200")
+            .then_some(sock)
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut sock = loop {
+        if let Some(s) = tunnel().await {
+            break s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the tunnel never opened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    sock.write_all(b"ping over mTLS").await.unwrap();
+    sock.shutdown().await.unwrap();
+    let mut echoed = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, b"ping over mTLS");
+
+    eventually("the destination counts it as mTLS", PATIENCE, || async {
+        let m = metrics::scrape(db.metrics()).await;
+        sum(
+            &m,
+            "istio_tcp_connections_opened_total",
+            &[
+                ("reporter", "destination"),
+                ("connection_security_policy", "mutual_tls"),
+                (
+                    "source_principal",
+                    "spiffe://cluster.local/ns/default/sa/bookinfo-productpage",
+                ),
+            ],
+        ) >= 1.0
+    })
+    .await;
+}

@@ -76,25 +76,37 @@ pub fn control(dir: &Path) -> ControlProcess {
     )
 }
 
-/// `inbound` on `address` (port 0 for any); `extra` is spliced into its
-/// `control_plane` block.
+/// details' sidecar: `inbound` on `address` (port 0 for any); `extra` is
+/// spliced into its `control_plane` block.
 pub fn details_sidecar(
     control: &ControlProcess,
     app: SocketAddr,
     address: &str,
     extra: &str,
 ) -> ProxyProcess {
-    let trust = control.bootstrap("default", "bookinfo-details");
+    inbound_sidecar(control, "details", app, address, extra)
+}
+
+/// The sidecar of workload `<name>-v1` (`app: <name>`, service account
+/// `bookinfo-<name>`) in front of `app`.
+pub fn inbound_sidecar(
+    control: &ControlProcess,
+    name: &str,
+    app: SocketAddr,
+    address: &str,
+    extra: &str,
+) -> ProxyProcess {
+    let trust = control.bootstrap("default", &format!("bookinfo-{name}"));
     ProxyProcess::spawn(
         &workspace_bin("weft-proxy"),
         &format!(
-            "node: {{ workload: details-v1, namespace: default, app: details, version: v1, service_account: bookinfo-details }}
+            "node: {{ workload: {name}-v1, namespace: default, app: {name}, version: v1, service_account: bookinfo-{name} }}
 admin_address: 127.0.0.1:0
 metrics_address: 127.0.0.1:0
 health_address: null
 listeners:
   - {{ name: inbound, address: \"{address}\", direction: inbound, target_port: {} }}
-control_plane: {{ address: \"{}\", node_id: details-v1, labels: {{ app: details, version: v1 }}, {trust}{extra} }}
+control_plane: {{ address: \"{}\", node_id: {name}-v1, labels: {{ app: {name}, version: v1 }}, {trust}{extra} }}
 ",
             app.port(),
             control.grpc,
