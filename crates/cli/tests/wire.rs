@@ -20,6 +20,8 @@
 //! naming what is missing, never skips.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -35,8 +37,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use weft_testkit::control::ControlProcess;
 use weft_testkit::netns::Netns;
-use weft_testkit::process::{ProxyProcess, workspace_bin};
 use weft_testkit::{PATIENCE, client, eventually, servers};
+
+use support::bookinfo::{client_sidecar_with, details_sidecar, weft, write_files};
 
 const CANARY_PATH: &str = "/secret-path-7f3a";
 const CANARY_HEADER: &str = "x-canary";
@@ -46,10 +49,6 @@ const REQUESTS: usize = 20;
 
 const PP_IP: &str = "198.18.0.1";
 const DETAILS_IP: &str = "198.18.0.2";
-
-fn weft() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_weft"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_plaintext_http_between_sidecars() {
@@ -70,11 +69,14 @@ async fn no_plaintext_http_between_sidecars() {
     let rt = tokio::runtime::Handle::current();
     let app = details_ns.enter(|| rt.block_on(servers::http_echo("details")));
     let dir = tempfile::tempdir().unwrap();
-    write_service(dir.path(), app.addr.port());
+    write_files(dir.path(), app.addr.port(), "");
     let control = details_ns.enter(|| {
         ControlProcess::spawn(
             weft(),
-            &[&dir.path().join("details.yaml")],
+            &[
+                &dir.path().join("details.yaml"),
+                &dir.path().join("policy.yaml"),
+            ],
             &dir.path().join("state"),
             SocketAddr::from((DETAILS_IP.parse::<Ipv4Addr>().unwrap(), 0)),
         )
@@ -82,8 +84,10 @@ async fn no_plaintext_http_between_sidecars() {
     // Tokens come from the control plane's API, on the details pod's
     // loopback.
     let bootstrap = |sa: &str| details_ns.enter(|| control.bootstrap("default", sa));
-    let details_trust = bootstrap("bookinfo-details");
-    let details = details_ns.enter(|| details_sidecar(&control, &details_trust, app.addr));
+    // details' inbound listens on its pod's address, so the control plane
+    // registers it there and peers dial it across the veth.
+    let details =
+        details_ns.enter(|| details_sidecar(&control, app.addr, &format!("{DETAILS_IP}:0"), ""));
     let inbound = details.listener("inbound");
     assert_eq!(inbound.ip().to_string(), DETAILS_IP, "inbound listener");
 
@@ -91,7 +95,8 @@ async fn no_plaintext_http_between_sidecars() {
     // connection is seen from its first byte.
     let capture = Capture::start(&pp_ns, &tcpdump, "eth0", inbound.port());
     let pp_trust = bootstrap("bookinfo-productpage");
-    let productpage = pp_ns.enter(|| client_sidecar(&control, &pp_trust));
+    let productpage =
+        pp_ns.enter(|| client_sidecar_with(control.grpc, "bookinfo-productpage", &pp_trust, ""));
     let outbound = productpage.listener("outbound");
 
     eventually("productpage reaches details", PATIENCE, || async {
@@ -174,64 +179,6 @@ fn assert_mesh_tls_only(pcap: &[u8], server: SocketAddr, least: usize) {
             );
         }
     }
-}
-
-/// A service `details` on 9080 selecting `app: details`, its pods on
-/// `app_port`.
-fn write_service(dir: &Path, app_port: u16) {
-    std::fs::write(
-        dir.join("details.yaml"),
-        format!(
-            "apiVersion: v1
-kind: Service
-metadata: {{ name: details, namespace: default }}
-spec:
-  selector: {{ app: details }}
-  ports: [{{ name: http, port: 9080, targetPort: {app_port} }}]
-"
-        ),
-    )
-    .unwrap();
-}
-
-/// details' sidecar: `inbound` on the pod's address, any port, so the
-/// control plane registers it there and peers dial it across the veth.
-fn details_sidecar(control: &ControlProcess, trust: &str, app: SocketAddr) -> ProxyProcess {
-    ProxyProcess::spawn(
-        &workspace_bin("weft-proxy"),
-        &format!(
-            "node: {{ workload: details-v1, namespace: default, app: details, version: v1, service_account: bookinfo-details }}
-admin_address: 127.0.0.1:0
-metrics_address: null
-health_address: null
-listeners:
-  - {{ name: inbound, address: \"{DETAILS_IP}:0\", direction: inbound, target_port: {} }}
-control_plane: {{ address: \"{}\", node_id: details-v1, labels: {{ app: details, version: v1 }}, {trust} }}
-",
-            app.port(),
-            control.grpc,
-        ),
-    )
-}
-
-/// productpage's sidecar, outbound only, on its pod's loopback.
-fn client_sidecar(control: &ControlProcess, trust: &str) -> ProxyProcess {
-    let sa = "bookinfo-productpage";
-    ProxyProcess::spawn(
-        &workspace_bin("weft-proxy"),
-        &format!(
-            "node: {{ workload: productpage-v1, namespace: default, app: productpage, service_account: {sa} }}
-admin_address: 127.0.0.1:0
-metrics_address: null
-health_address: null
-outbound_policy: registry_only
-listeners:
-  - {{ name: outbound, address: 127.0.0.1:0, direction: outbound }}
-control_plane: {{ address: \"{}\", node_id: productpage-v1, labels: {{ app: productpage }}, {trust} }}
-",
-            control.grpc,
-        ),
-    )
 }
 
 /// `GET http://details:9080/<canary>` with the canary header, on a fresh

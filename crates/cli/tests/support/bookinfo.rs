@@ -122,6 +122,12 @@ pub async fn details(control: &ControlProcess, app: Server) -> Details {
 /// A client workload's sidecar, outbound only, speaking for `sa`.
 pub fn client_sidecar(control: &ControlProcess, sa: &str, extra: &str) -> ProxyProcess {
     let trust = control.bootstrap("default", sa);
+    client_sidecar_with(control.grpc, sa, &trust, extra)
+}
+
+/// As [`client_sidecar`], with `trust` (`ControlProcess::bootstrap`)
+/// minted by the caller: from another network namespace, say.
+pub fn client_sidecar_with(grpc: SocketAddr, sa: &str, trust: &str, extra: &str) -> ProxyProcess {
     ProxyProcess::spawn(
         &workspace_bin("weft-proxy"),
         &format!(
@@ -132,9 +138,8 @@ health_address: null
 outbound_policy: registry_only
 listeners:
   - {{ name: outbound, address: 127.0.0.1:0, direction: outbound }}
-control_plane: {{ address: \"{}\", node_id: {sa}, labels: {{ app: {sa} }}, {trust}{extra} }}
-",
-            control.grpc,
+control_plane: {{ address: \"{grpc}\", node_id: {sa}, labels: {{ app: {sa} }}, {trust}{extra} }}
+"
         ),
     )
 }

@@ -115,17 +115,7 @@ async fn a_server_that_cannot_prove_its_name_is_refused() {
     let server = https_server(&pki).await;
 
     // Another name than the certificate's.
-    let proxy = TestProxy::start(&outbound_to(
-        &[server],
-        &tls("simple", "evil.example.com", &pki.ca(), ""),
-    ))
-    .await;
-    let rsp = get(&proxy, "echo.test", "/").await;
-    assert_eq!(rsp.status, StatusCode::SERVICE_UNAVAILABLE);
-    let why = rsp.headers["weft-proxy-error"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let why = refusal(server, &tls("simple", "evil.example.com", &pki.ca(), "")).await;
     assert!(why.starts_with("upstream TLS handshake failed"), "{why}");
     assert!(
         why.contains("not valid for name \"evil.example.com\""),
@@ -143,18 +133,20 @@ async fn a_server_that_cannot_prove_its_name_is_refused() {
 
     // Another CA than the one that signed it.
     let other = Pki::new("api.example.com");
-    let proxy = TestProxy::start(&outbound_to(
-        &[server],
-        &tls("simple", "api.example.com", &other.ca(), ""),
-    ))
-    .await;
+    let why = refusal(server, &tls("simple", "api.example.com", &other.ca(), "")).await;
+    assert!(why.contains("invalid peer certificate"), "{why}");
+}
+
+/// A request through a proxy sending to `server` with `tls`: must be a
+/// 503; returns the reason the proxy gives.
+async fn refusal(server: SocketAddr, tls: &str) -> String {
+    let proxy = TestProxy::start(&outbound_to(&[server], tls)).await;
     let rsp = get(&proxy, "echo.test", "/").await;
     assert_eq!(rsp.status, StatusCode::SERVICE_UNAVAILABLE);
-    let why = rsp.headers["weft-proxy-error"]
+    rsp.headers["weft-proxy-error"]
         .to_str()
         .unwrap()
-        .to_string();
-    assert!(why.contains("invalid peer certificate"), "{why}");
+        .to_string()
 }
 
 #[tokio::test]
