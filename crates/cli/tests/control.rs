@@ -114,14 +114,7 @@ spec:
 fn write_route(dir: &Path, to: &str) {
     let path = dir.join("route.yaml");
     std::fs::write(&path, vs("echo", "echo", to)).unwrap();
-    // Make the edit visible to a watcher however coarse the clock.
-    let later = std::time::SystemTime::now() + Duration::from_secs(1);
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(later)
-        .unwrap();
+    weft_testkit::touch_later(&path, Duration::from_secs(1));
 }
 
 /// Which backend answers a request through `outbound`, or why it failed.
@@ -312,13 +305,7 @@ async fn route_changes_under_load_fail_no_request() {
             .replace("route: [", "route: [{ destination: { host: nowhere } }, "),
     )
     .unwrap();
-    let later = std::time::SystemTime::now() + Duration::from_secs(2);
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(later)
-        .unwrap();
+    weft_testkit::touch_later(&path, Duration::from_secs(2));
     let mesh_ref = &mesh;
     eventually("the edit is refused", PATIENCE, || async {
         let out = mesh_ref.cli(&["proxy-status"]);

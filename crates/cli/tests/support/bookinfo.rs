@@ -58,13 +58,7 @@ spec:
 pub fn write_policy(dir: &Path, yaml: &str) {
     let path = dir.join("policy.yaml");
     std::fs::write(&path, yaml).unwrap();
-    let later = SystemTime::now() + Duration::from_secs(1);
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(later)
-        .unwrap();
+    weft_testkit::touch_later(&path, Duration::from_secs(1));
 }
 
 pub fn control(dir: &Path) -> ControlProcess {

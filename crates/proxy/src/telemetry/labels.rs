@@ -126,17 +126,10 @@ impl PeerLabels {
 
     /// A peer known only by the identity it proved over mTLS.
     pub fn from_identity(id: &weft_identity::SpiffeId) -> Self {
-        let u: Arc<str> = Arc::from(UNKNOWN);
         Self {
-            workload: u.clone(),
             namespace: Arc::from(id.namespace()),
             principal: Arc::from(id.to_string()),
-            app: u.clone(),
-            version: u.clone(),
-            canonical_service: u.clone(),
-            canonical_revision: u.clone(),
-            cluster: u,
-            hash: 0,
+            ..Self::unknown()
         }
         .hashed()
     }
