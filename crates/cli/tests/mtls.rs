@@ -90,9 +90,10 @@ async fn details_viewer_lets_only_productpage_get() {
 }
 
 /// STRICT refuses plaintext and foreign TLS while mesh mTLS goes on;
-/// switching to PERMISSIVE accepts plaintext again, labelled `none`.
+/// switching to PERMISSIVE accepts plaintext again, labelled `none`; and
+/// DISABLE turns callers' mTLS off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strict_refuses_plaintext_and_permissive_accepts_it() {
+async fn strict_permissive_and_disable_apply_live() {
     let strict = "apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: { name: default, namespace: default }
@@ -169,6 +170,33 @@ spec: { mtls: { mode: STRICT } }
         )
     };
     assert!(by("none") >= 1.0 && by("mutual_tls") >= 2.0, "{m}");
+
+    // DISABLE: callers stop sending mTLS to details (its endpoint loses
+    // its identity), and what arrives is plaintext.
+    write_policy(dir.path(), &strict.replace("STRICT", "DISABLE"));
+    let plaintext_from_productpage = || async {
+        let m = details.metrics().await;
+        sum(
+            &m,
+            "istio_requests_total",
+            &[
+                ("reporter", "destination"),
+                ("connection_security_policy", "none"),
+                ("source_principal", "unknown"),
+                ("response_code", "200"),
+            ],
+        )
+    };
+    let before = plaintext_from_productpage().await;
+    eventually(
+        "productpage sends plaintext under DISABLE",
+        PATIENCE,
+        || async {
+            status(pp, Method::GET).await == StatusCode::OK
+                && plaintext_from_productpage().await >= before + 2.0
+        },
+    )
+    .await;
 }
 
 /// A certificate from another CA is refused by the server side, and a
