@@ -1,5 +1,6 @@
 //! Sample applications for the weft demo and tests.
 
+pub mod bookinfo;
 pub mod call;
 pub mod echo;
 pub mod frontend;

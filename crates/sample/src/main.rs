@@ -41,6 +41,44 @@ enum App {
         #[arg(long)]
         proxy: Option<SocketAddr>,
     },
+    /// Bookinfo's product page (HTML and /api/v1/products).
+    Productpage {
+        #[arg(long, default_value = "0.0.0.0:9080")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "http://details:9080")]
+        details: http::Uri,
+        #[arg(long, default_value = "http://reviews:9080")]
+        reviews: http::Uri,
+        #[arg(long, default_value = "http://ratings:9080")]
+        ratings: http::Uri,
+        /// Send calls through this HTTP proxy (the app's sidecar).
+        #[arg(long)]
+        proxy: Option<SocketAddr>,
+    },
+    /// Bookinfo's details service.
+    Details {
+        #[arg(long, default_value = "0.0.0.0:9080")]
+        listen: SocketAddr,
+    },
+    /// Bookinfo's reviews service: v1 (no stars), v2 (black), v3 (red).
+    Reviews {
+        #[arg(long, default_value = "0.0.0.0:9080")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "v1")]
+        version: weft_sample::bookinfo::reviews::Version,
+        /// Reported as the pod name the page shows; `reviews-<version>`.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "http://ratings:9080")]
+        ratings: http::Uri,
+        #[arg(long)]
+        proxy: Option<SocketAddr>,
+    },
+    /// Bookinfo's ratings service.
+    Ratings {
+        #[arg(long, default_value = "0.0.0.0:9080")]
+        listen: SocketAddr,
+    },
     /// Traffic generator at a fixed rate.
     Loadgen {
         #[arg(long)]
@@ -129,6 +167,42 @@ async fn run(app: App) -> Result<(), Box<dyn std::error::Error>> {
                 _ = shutdown() => Ok(()),
             }
         }
+        App::Productpage {
+            listen,
+            details,
+            reviews,
+            ratings,
+            proxy,
+        } => {
+            let page = std::sync::Arc::new(weft_sample::bookinfo::productpage::ProductPage {
+                details,
+                reviews,
+                ratings,
+                caller: weft_sample::call::Caller::new(proxy),
+            });
+            serve_bookinfo("productpage", listen, move |req| page.clone().handle(req)).await
+        }
+        App::Details { listen } => {
+            serve_bookinfo("details", listen, weft_sample::bookinfo::details::handle).await
+        }
+        App::Reviews {
+            listen,
+            version,
+            name,
+            ratings,
+            proxy,
+        } => {
+            let reviews = std::sync::Arc::new(weft_sample::bookinfo::reviews::Reviews {
+                name: name.unwrap_or_else(|| format!("reviews-{version:?}").to_lowercase()),
+                version,
+                ratings,
+                caller: weft_sample::call::Caller::new(proxy),
+            });
+            serve_bookinfo("reviews", listen, move |req| reviews.clone().handle(req)).await
+        }
+        App::Ratings { listen } => {
+            serve_bookinfo("ratings", listen, weft_sample::bookinfo::ratings::handle).await
+        }
         App::Loadgen {
             target,
             rate,
@@ -146,6 +220,26 @@ async fn run(app: App) -> Result<(), Box<dyn std::error::Error>> {
                 _ = shutdown() => Ok(()),
             }
         }
+    }
+}
+
+/// Serves one bookinfo service on `listen` until SIGTERM or Ctrl-C.
+async fn serve_bookinfo<F, Fut>(
+    name: &str,
+    listen: SocketAddr,
+    handler: F,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: Fn(http::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = weft_sample::bookinfo::Rsp> + Send + 'static,
+{
+    let l = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("--listen {listen}: {e}"))?;
+    eprintln!("{name}: serving on {listen}");
+    tokio::select! {
+        _ = weft_sample::bookinfo::serve(l, handler) => Ok(()),
+        _ = shutdown() => Ok(()),
     }
 }
 
