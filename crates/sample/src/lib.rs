@@ -3,6 +3,7 @@
 pub mod bookinfo;
 pub mod call;
 pub mod echo;
+pub mod flaky;
 pub mod frontend;
 pub mod grpc;
 pub mod loadgen;

@@ -79,6 +79,19 @@ enum App {
         #[arg(long, default_value = "0.0.0.0:9080")]
         listen: SocketAddr,
     },
+    /// A service that fails a set fraction of its requests.
+    Flaky {
+        #[arg(long, default_value = "0.0.0.0:9080")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "flaky")]
+        name: String,
+        /// Percent of requests that fail (spread evenly).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
+        fail_percent: u8,
+        /// The status a failure answers.
+        #[arg(long, default_value_t = 503)]
+        status: u16,
+    },
     /// Traffic generator at a fixed rate.
     Loadgen {
         #[arg(long)]
@@ -202,6 +215,18 @@ async fn run(app: App) -> Result<(), Box<dyn std::error::Error>> {
         }
         App::Ratings { listen } => {
             serve_bookinfo("ratings", listen, weft_sample::bookinfo::ratings::handle).await
+        }
+        App::Flaky {
+            listen,
+            name,
+            fail_percent,
+            status,
+        } => {
+            let status = http::StatusCode::from_u16(status)
+                .map_err(|_| format!("--status {status} is not an HTTP status"))?;
+            let app =
+                std::sync::Arc::new(weft_sample::flaky::Flaky::new(&name, fail_percent, status));
+            serve_bookinfo(&name, listen, move |req| app.clone().handle(req)).await
         }
         App::Loadgen {
             target,
