@@ -55,6 +55,25 @@ pub async fn detect<I: AsyncRead + Unpin>(
     io: &mut I,
     timeout: Duration,
 ) -> std::io::Result<Detection> {
+    detect_with(io, timeout, classify).await
+}
+
+/// As [`detect`], deciding only whether the client starts a TLS handshake
+/// (`Tls`) or not (`Opaque`): for a port whose protocol is declared, that
+/// is all there is to decide, and a plaintext client is not held for the
+/// timeout because its first bytes could begin an HTTP request line.
+pub async fn detect_tls<I: AsyncRead + Unpin>(
+    io: &mut I,
+    timeout: Duration,
+) -> std::io::Result<Detection> {
+    detect_with(io, timeout, classify_tls).await
+}
+
+async fn detect_with<I: AsyncRead + Unpin>(
+    io: &mut I,
+    timeout: Duration,
+    classify: fn(&[u8]) -> Option<Protocol>,
+) -> std::io::Result<Detection> {
     let mut buf = BytesMut::with_capacity(512);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -120,6 +139,15 @@ pub fn classify(buf: &[u8]) -> Option<Protocol> {
     classify_request_line(buf)
 }
 
+/// TLS or not, from the first two bytes.
+pub fn classify_tls(buf: &[u8]) -> Option<Protocol> {
+    match buf {
+        [] | [0x16] => None,
+        [0x16, 0x03, ..] => Some(Protocol::Tls),
+        _ => Some(Protocol::Opaque),
+    }
+}
+
 /// `token SP request-target SP HTTP/1.x CRLF`, for methods not in the list.
 fn classify_request_line(buf: &[u8]) -> Option<Protocol> {
     let method_end = buf.iter().position(|&b| b == b' ');
@@ -173,6 +201,19 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
+    }
+
+    #[test]
+    fn tls_sniffing_decides_on_two_bytes() {
+        assert_eq!(classify_tls(b""), None);
+        assert_eq!(classify_tls(b"\x16"), None);
+        assert_eq!(classify_tls(b"\x16\x03"), Some(Protocol::Tls));
+        assert_eq!(
+            classify_tls(b"p"),
+            Some(Protocol::Opaque),
+            "`ping` is not held"
+        );
+        assert_eq!(classify_tls(b"\x16\x07"), Some(Protocol::Opaque));
     }
 
     #[test]

@@ -45,7 +45,12 @@ pub async fn serve(
     fixed: Option<Protocol>,
     server: Arc<rustls::ServerConfig>,
 ) {
-    let detection = match detect::detect(&mut sock, ctx.listener.detect_timeout).await {
+    let timeout = ctx.listener.detect_timeout;
+    let sniffed = match fixed {
+        Some(_) => detect::detect_tls(&mut sock, timeout).await,
+        None => detect::detect(&mut sock, timeout).await,
+    };
+    let detection = match sniffed {
         Ok(d) => d,
         Err(e) => {
             tracing::debug!(peer = %ctx.peer, error = %e, "connection failed during protocol detection");
