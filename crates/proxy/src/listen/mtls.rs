@@ -93,18 +93,15 @@ pub async fn serve(
     let accept = TlsAcceptor::from(server).accept(PrefixedIo::new(hello.bytes, sock));
     let tls = match tokio::time::timeout_at(deadline, accept).await {
         Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
+        failed => {
+            let why = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => format!("did not finish within {HANDSHAKE_TIMEOUT:?}"),
+            };
             ctx.state
                 .metrics
                 .tls_refused(&ctx.listener.name, "handshake");
-            tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer, "mTLS handshake refused: {e}");
-            return;
-        }
-        Err(_) => {
-            ctx.state
-                .metrics
-                .tls_refused(&ctx.listener.name, "handshake");
-            tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer, "mTLS handshake did not finish within {HANDSHAKE_TIMEOUT:?}");
+            tracing::warn!(listener = %ctx.listener.name, peer = %ctx.peer, "mTLS handshake refused: {why}");
             return;
         }
     };
