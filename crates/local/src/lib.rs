@@ -1,0 +1,6 @@
+//! The local runtime behind `weft up` and `weft demo`: the workloads found
+//! in resource files run as local processes, each with its own `weft-proxy`
+//! sidecar and identity, either in network-namespace pods with transparent
+//! capture (root on Linux) or on loopback with explicit proxies.
+
+pub mod pod;
