@@ -9,10 +9,13 @@ mod apply;
 mod client;
 mod control;
 mod demo;
+mod exec;
+mod get;
 mod procs;
 mod proxies;
 mod table;
 mod token;
+mod up;
 
 /// weft: a service mesh you can run on one machine.
 #[derive(Parser, Debug)]
@@ -27,6 +30,13 @@ enum Command {
     /// Run a small mesh on this machine: two services, each with its own
     /// weft-proxy sidecar, and a traffic generator.
     Demo(demo::Args),
+    /// Run every workload in the files as local processes, each with its
+    /// own sidecar and identity, under an in-process control plane.
+    Up(up::Args),
+    /// What a running `weft up` runs: workloads or services.
+    Get(get::Args),
+    /// Run a command inside a workload's pod, as `kubectl exec` does.
+    Exec(exec::Args),
     /// Check mesh config (Istio, Gateway API, SMI, Linkerd, Kubernetes and
     /// weft resources) for errors before applying it.
     Analyze(analyze::Args),
@@ -52,6 +62,18 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Analyze(args) => analyze::run(args),
         Command::Demo(args) => block_on(demo::run(args)),
+        Command::Up(args) => {
+            init_logging_quiet();
+            block_on(up::run(args))
+        }
+        Command::Get(args) => block_on(get::run(args)),
+        Command::Exec(args) => match exec::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Control(args) => {
             init_logging();
             block_on(control::run(args))
@@ -73,6 +95,19 @@ fn init_logging() {
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Logs warnings and errors only, unless `WEFT_LOG` or `RUST_LOG` says
+/// otherwise: `weft up` prints its own progress.
+fn init_logging_quiet() {
+    if std::env::var_os("WEFT_LOG").is_none() && std::env::var_os("RUST_LOG").is_none() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_writer(std::io::stderr)
+            .try_init();
+    } else {
+        init_logging();
+    }
 }
 
 /// Runs an async command on a two-thread runtime and turns its error into

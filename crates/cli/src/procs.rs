@@ -19,9 +19,9 @@ pub struct MissingBinary {
     dir: String,
 }
 
-/// Finds a sibling binary of `weft` (or in `$WEFT_BIN_DIR`).
-pub fn binary(name: &str) -> Result<PathBuf, MissingBinary> {
-    let dir = std::env::var_os("WEFT_BIN_DIR")
+/// Where weft's binaries are: `$WEFT_BIN_DIR`, else beside `weft`.
+pub fn bin_dir() -> PathBuf {
+    std::env::var_os("WEFT_BIN_DIR")
         .map(PathBuf::from)
         .or_else(|| {
             std::env::current_exe()
@@ -29,7 +29,12 @@ pub fn binary(name: &str) -> Result<PathBuf, MissingBinary> {
                 .parent()
                 .map(Path::to_path_buf)
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Finds a sibling binary of `weft` (or in `$WEFT_BIN_DIR`).
+pub fn binary(name: &str) -> Result<PathBuf, MissingBinary> {
+    let dir = bin_dir();
     let path = dir.join(name);
     if path.is_file() {
         Ok(path)

@@ -142,6 +142,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         store: store.clone(),
         registry: registry.clone(),
         authority: authority.clone(),
+        compiler: compiler.clone(),
     };
     let mut s = stopped;
     tasks.push(tokio::spawn(async move {

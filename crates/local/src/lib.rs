@@ -3,4 +3,13 @@
 //! sidecar and identity, either in network-namespace pods with transparent
 //! capture (root on Linux) or on loopback with explicit proxies.
 
+pub mod hosts;
+pub mod plan;
 pub mod pod;
+#[doc(hidden)]
+pub mod pod_shim;
+pub mod proxy_user;
+pub mod sidecar;
+pub mod state;
+pub mod supervise;
+pub mod up;

@@ -37,8 +37,9 @@ enum App {
         /// The backend URL, e.g. http://backend.demo:9080/
         #[arg(long)]
         backend: http::Uri,
-        /// Send calls through this HTTP proxy (the app's sidecar).
-        #[arg(long)]
+        /// Send calls through this HTTP proxy (the app's sidecar):
+        /// `host:port` or `http://host:port`, as `http_proxy` is written.
+        #[arg(long, env = "http_proxy", value_parser = parse_proxy)]
         proxy: Option<SocketAddr>,
     },
     /// Bookinfo's product page (HTML and /api/v1/products).
@@ -51,8 +52,9 @@ enum App {
         reviews: http::Uri,
         #[arg(long, default_value = "http://ratings:9080")]
         ratings: http::Uri,
-        /// Send calls through this HTTP proxy (the app's sidecar).
-        #[arg(long)]
+        /// Send calls through this HTTP proxy (the app's sidecar):
+        /// `host:port` or `http://host:port`, as `http_proxy` is written.
+        #[arg(long, env = "http_proxy", value_parser = parse_proxy)]
         proxy: Option<SocketAddr>,
     },
     /// Bookinfo's details service.
@@ -71,7 +73,8 @@ enum App {
         name: Option<String>,
         #[arg(long, default_value = "http://ratings:9080")]
         ratings: http::Uri,
-        #[arg(long)]
+        /// Send calls through this HTTP proxy (the app's sidecar).
+        #[arg(long, env = "http_proxy", value_parser = parse_proxy)]
         proxy: Option<SocketAddr>,
     },
     /// Bookinfo's ratings service.
@@ -106,6 +109,15 @@ enum App {
         #[arg(long, default_value_t = 5)]
         every: u64,
     },
+}
+
+/// An HTTP proxy's address as `http_proxy` writes it: `host:port`, with or
+/// without `http://` and a trailing `/`.
+fn parse_proxy(s: &str) -> Result<SocketAddr, String> {
+    let bare = s.strip_prefix("http://").unwrap_or(s).trim_end_matches('/');
+    bare.parse().map_err(|_| {
+        format!("{s:?} is not a proxy address; write 127.0.0.1:15001 or http://127.0.0.1:15001")
+    })
 }
 
 #[tokio::main]

@@ -93,6 +93,8 @@ kinds! {
     Deployment => Object<k8s::DeploymentSpec>, "apps", ["v1"], "Deployment", "Deployment";
     /// A local process in the mesh (`weft up`).
     Workload => Object<weft::WorkloadSpec>, "weft.dev", ["v1alpha1"], "Workload", "Workload";
+    /// What `weft up` runs for a container image.
+    LocalImage => Object<weft::LocalImageSpec>, "weft.dev", ["v1alpha1"], "LocalImage", "LocalImage";
     VirtualService => Object<istio::VirtualService>, "networking.istio.io", ["v1", "v1beta1", "v1alpha3"], "VirtualService", "VirtualService";
     DestinationRule => Object<istio::DestinationRule>, "networking.istio.io", ["v1", "v1beta1", "v1alpha3"], "DestinationRule", "DestinationRule";
     Gateway => Object<istio::Gateway>, "networking.istio.io", ["v1", "v1beta1", "v1alpha3"], "Gateway", "Gateway";

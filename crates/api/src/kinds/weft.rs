@@ -70,3 +70,91 @@ impl Validate for WorkloadSpec {
         }
     }
 }
+
+/// What `weft up` runs for a container image: Kubernetes Deployments name
+/// images, a local mesh runs processes. The image's tag or digest is
+/// ignored when matching.
+///
+/// ```yaml
+/// apiVersion: weft.dev/v1alpha1
+/// kind: LocalImage
+/// metadata: { name: bookinfo-details }
+/// spec:
+///   image: docker.io/istio/examples-bookinfo-details-v1
+///   command: [weft-sample, details, --listen, "$(WEFT_LISTEN)"]
+/// ```
+///
+/// `command` and `args` stand for the image's ENTRYPOINT and CMD: a
+/// container's own `command` replaces the first and its `args` the second,
+/// as in Kubernetes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalImageSpec {
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl LocalImageSpec {
+    /// Whether a container's `image` is this one, whatever its tag or digest.
+    pub fn matches(&self, image: &str) -> bool {
+        image_name(image) == image_name(&self.image)
+    }
+}
+
+/// An image reference without its tag or digest (`repo/name:tag@sha` →
+/// `repo/name`); a registry's port (`host:5000/name`) is kept.
+pub fn image_name(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    }
+}
+
+impl Validate for LocalImageSpec {
+    fn validate(&self, cx: &mut Check<'_>) {
+        if self.image.is_empty() {
+            cx.error(
+                "image",
+                "spec.image",
+                "a LocalImage needs the `image` it stands for, as Deployments write it",
+            );
+        }
+        if self.command.is_empty() {
+            cx.error(
+                "command",
+                "spec.command",
+                "a LocalImage needs a `command` to run, such as `[weft-sample, details]`",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_name;
+
+    #[test]
+    fn image_names_drop_tags_and_digests() {
+        for (image, want) in [
+            (
+                "docker.io/istio/examples-bookinfo-details-v1:1.20.3",
+                "docker.io/istio/examples-bookinfo-details-v1",
+            ),
+            ("details", "details"),
+            ("details:latest", "details"),
+            ("localhost:5000/details", "localhost:5000/details"),
+            ("localhost:5000/details:v1", "localhost:5000/details"),
+            ("repo/details@sha256:abcd", "repo/details"),
+            ("repo/details:v1@sha256:abcd", "repo/details"),
+        ] {
+            assert_eq!(image_name(image), want, "{image}");
+        }
+    }
+}

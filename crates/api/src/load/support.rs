@@ -110,7 +110,12 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.rules[].when",
         ],
         // Everything a control plane reads of them; `weft up` runs them.
-        Kind::Service | Kind::ServiceAccount | Kind::Pod | Kind::Deployment | Kind::Workload => {
+        Kind::Service
+        | Kind::ServiceAccount
+        | Kind::Pod
+        | Kind::Deployment
+        | Kind::Workload
+        | Kind::LocalImage => {
             return None;
         }
         _ => &[],

@@ -8,6 +8,7 @@
 //! | POST | `/api/v1/apply` | `{name, text}`: add or replace resources; 422 with findings when refused |
 //! | POST | `/api/v1/delete` | `{name, text}`: remove applied resources |
 //! | GET | `/api/v1/proxies` | connected proxies and whether each is synced |
+//! | GET | `/api/v1/services` | services with their addresses, ports and instances |
 //! | GET | `/api/v1/proxies/{id}/config` | what one proxy holds (by node id or workload name) |
 //! | POST | `/api/v1/tokens` | `{namespace, serviceAccount, ttlSeconds?}`: a single-use bootstrap token (loopback callers only) |
 //! | GET | `/api/v1/trust-bundle` | the CA's roots, PEM |
@@ -38,6 +39,19 @@ pub struct Api {
     pub store: Arc<Store>,
     pub registry: Arc<Registry>,
     pub authority: Arc<crate::ca::Authority>,
+    pub compiler: Arc<crate::compile::Compiler>,
+}
+
+/// One service as `weft get services` shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub namespace: String,
+    pub addresses: Vec<String>,
+    /// `port/protocol` (`9080/http`).
+    pub ports: Vec<String>,
+    /// Where its instances are reached (`198.18.0.4:9080`).
+    pub endpoints: Vec<String>,
 }
 
 /// A body for apply and delete: the text as the user wrote it, and the
@@ -86,6 +100,7 @@ impl Api {
             .route("/api/v1/apply", post(apply))
             .route("/api/v1/delete", post(delete))
             .route("/api/v1/proxies", get(proxies))
+            .route("/api/v1/services", get(services))
             .route("/api/v1/proxies/{id}/config", get(proxy_config))
             .route("/api/v1/tokens", post(identity::issue_token))
             .route("/api/v1/trust-bundle", get(identity::trust_bundle))
@@ -121,6 +136,38 @@ fn changed(r: Result<Result<crate::store::Change, Refused>, tokio::task::JoinErr
 
 async fn proxies(State(api): State<Api>) -> Json<Vec<ProxyStatus>> {
     Json(api.registry.list())
+}
+
+async fn services(State(api): State<Api>) -> Json<Vec<ServiceInfo>> {
+    let generation = api.compiler.current();
+    let mesh = &generation.mesh;
+    let list = mesh
+        .services
+        .values()
+        .map(|s| {
+            let instances = mesh.instances_of(s);
+            ServiceInfo {
+                name: s.fqdn.clone(),
+                namespace: s.namespace.clone(),
+                addresses: s.vips.iter().map(ToString::to_string).collect(),
+                ports: s
+                    .ports
+                    .iter()
+                    .map(|p| format!("{}/{:?}", p.port, p.protocol).to_ascii_lowercase())
+                    .collect(),
+                endpoints: s
+                    .ports
+                    .iter()
+                    .filter_map(|p| match p.target {
+                        crate::model::Target::Port(t) => Some(t),
+                        crate::model::Target::Named(_) => None,
+                    })
+                    .flat_map(|t| instances.iter().map(move |i| i.dial(t).to_string()))
+                    .collect(),
+            }
+        })
+        .collect();
+    Json(list)
 }
 
 async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Response {

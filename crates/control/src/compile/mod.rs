@@ -67,6 +67,9 @@ pub struct Compiler {
     dirty: Notify,
     /// Where registrations are kept across restarts.
     registrations: Option<PathBuf>,
+    /// Addresses for services that have none (`weft up`), kept across
+    /// builds so a service keeps its address.
+    vips: Mutex<Option<crate::model::VipPool>>,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +133,7 @@ impl Compiler {
             generation: watch::channel(1).0,
             dirty: Notify::new(),
             registrations,
+            vips: Mutex::new(None),
         })
     }
 
@@ -143,6 +147,13 @@ impl Compiler {
     /// that a root rotation reaches them without waiting for renewals.
     pub fn set_trust_roots(&self, pem: &str) {
         self.changed(|inputs| inputs.trust_roots = Some(Arc::from(pem)));
+    }
+
+    /// Gives every service without an address one from `pool` from the
+    /// next build on (`weft up`'s transparent mode calls services by name).
+    pub fn set_vip_pool(&self, pool: crate::model::VipPool) {
+        *self.vips.lock() = Some(pool);
+        self.changed(|_| {});
     }
 
     /// New accepted resources (a whole, validated set).
@@ -232,7 +243,7 @@ impl Compiler {
         }
         let prev = self.current();
         let started = std::time::Instant::now();
-        let mut mesh = Mesh::build(resources, &proxies);
+        let mut mesh = Mesh::build_with_vips(resources, &proxies, self.vips.lock().as_mut());
         if !trust_domain.is_empty() {
             mesh.trust_domain = trust_domain;
         }

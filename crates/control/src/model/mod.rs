@@ -8,6 +8,7 @@
 mod instances;
 mod peer_auth;
 mod services;
+mod vips;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -19,6 +20,7 @@ use weft_proto::discovery::Node;
 
 pub use instances::{Instance, Reach};
 pub use peer_auth::PeerAuthIndex;
+pub use vips::VipPool;
 
 /// One service: a Kubernetes Service or one host of a ServiceEntry.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,8 +80,22 @@ pub struct Mesh {
 
 impl Mesh {
     pub fn build(resources: Arc<Vec<Arc<Resource>>>, proxies: &[Node]) -> Self {
+        Self::build_with_vips(resources, proxies, None)
+    }
+
+    /// As [`build`](Self::build), giving services without an address one
+    /// from `vips` (`weft up`'s transparent pods call services by name).
+    pub fn build_with_vips(
+        resources: Arc<Vec<Arc<Resource>>>,
+        proxies: &[Node],
+        vips: Option<&mut VipPool>,
+    ) -> Self {
+        let mut services = services::collect(&resources);
+        if let Some(pool) = vips {
+            pool.assign(&mut services);
+        }
         let mut mesh = Mesh {
-            services: services::collect(&resources),
+            services,
             instances: instances::collect(&resources, proxies),
             peer_auth: PeerAuthIndex::build(&resources),
             resources,

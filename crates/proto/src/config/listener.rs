@@ -33,6 +33,12 @@ pub struct Listener {
     /// when there is no original destination to read it from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_port: Option<u16>,
+    /// Inbound only: where the app behind `target_port` actually listens,
+    /// when not `127.0.0.1:<target_port>`. `weft up`'s explicit mode gives
+    /// each app a free local port while services still name the declared
+    /// one (9080).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_address: Option<SocketAddr>,
 }
 
 /// Which way traffic flows through a listener.

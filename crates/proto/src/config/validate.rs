@@ -203,6 +203,12 @@ impl ProxyConfig {
                     "an explicit inbound listener needs to know which workload port it serves; set target_port (or interception: transparent)",
                 ));
             }
+            if l.app_address.is_some() && l.target_port.is_none() {
+                errs.push(ConfigError::new(
+                    format!("{path}.app_address"),
+                    "app_address says where the app behind target_port listens; set target_port on this inbound listener too, or remove app_address",
+                ));
+            }
         }
         if self.admin_address.port() != 0 && addrs.contains_key(&self.admin_address) {
             errs.push(ConfigError::new(

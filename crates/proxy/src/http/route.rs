@@ -291,7 +291,14 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
         // Istio's inbound passthrough does.
         None => Decision {
             service: snap.unknown_service.clone(),
-            target: Target::Addr((std::net::Ipv4Addr::LOCALHOST, port.unwrap_or_default()).into()),
+            target: Target::Addr(
+                ctx.listener
+                    .app_address
+                    .filter(|_| port == ctx.listener.target_port)
+                    .unwrap_or_else(|| {
+                        (std::net::Ipv4Addr::LOCALHOST, port.unwrap_or_default()).into()
+                    }),
+            ),
             timeout: None,
         },
     }

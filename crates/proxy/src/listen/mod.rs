@@ -33,6 +33,8 @@ pub struct ListenerRt {
     /// Outbound fixed destination (`host`, `port`).
     pub destination: Option<(Arc<str>, u16)>,
     pub target_port: Option<u16>,
+    /// Where the app behind `target_port` listens, when remapped.
+    pub app_address: Option<SocketAddr>,
 }
 
 /// What every request and byte on one downstream connection shares.
@@ -70,6 +72,7 @@ impl ListenerRt {
                 .and_then(parse_authority)
                 .map(|(h, p)| (Arc::from(h.to_ascii_lowercase()), p)),
             target_port: cfg.target_port,
+            app_address: cfg.app_address,
         }
     }
 

@@ -110,7 +110,13 @@ impl Snapshot {
             .inbound
             .iter()
             .map(|p| {
-                let target = build_inbound(p, &node, prev);
+                // An explicit listener may say where the app behind its
+                // port really listens (`weft up` remaps app ports).
+                let app = config
+                    .listeners
+                    .iter()
+                    .find_map(|l| l.app_address.filter(|_| l.target_port == Some(p.port)));
+                let target = build_inbound(p, app, &node, prev);
                 (p.port, Arc::new(target))
             })
             .collect();
@@ -170,6 +176,7 @@ fn build_cluster(
 
 fn build_inbound(
     p: &config::InboundPort,
+    app: Option<SocketAddr>,
     node: &Arc<PeerLabels>,
     prev: Option<&Snapshot>,
 ) -> InboundTarget {
@@ -178,7 +185,7 @@ fn build_inbound(
         .as_deref()
         .map(|s| ServiceLabels::new(s, None))
         .unwrap_or_else(|| ServiceLabels::new(&node.canonical_service, Some(&node.namespace)));
-    let addr = p.target_addr();
+    let addr = p.target.or(app).unwrap_or_else(|| p.target_addr());
     let old = prev
         .and_then(|s| s.inbound.get(&p.port))
         .map(|t| t.cluster.balancer.endpoints());

@@ -42,6 +42,36 @@ async fn inbound_requests_reach_the_local_app_and_report_as_destination() {
     wait_metric(&proxy, "istio_requests_total", &labels, 1.0).await;
 }
 
+/// `weft up`'s explicit mode: services name port 9080, the app listens
+/// wherever it was told to; `app_address` joins the two, for a declared
+/// port and for passthrough alike.
+#[tokio::test]
+async fn app_address_sends_a_declared_port_to_where_the_app_listens() {
+    let app = servers::http_echo("echo").await;
+    for inbound in [
+        "inbound:\n  - { port: 9080, service: echo.test.svc.cluster.local }\n",
+        "",
+    ] {
+        let proxy = TestProxy::start(&format!(
+            "node: {{ workload: echo-v1, namespace: test, app: echo }}
+listeners:
+  - {{ name: inbound, address: 127.0.0.1:0, direction: inbound, target_port: 9080, app_address: \"{}\" }}
+{inbound}",
+            app.addr
+        ))
+        .await;
+        let rsp = client::get(
+            proxy.listener("inbound"),
+            Version::HTTP_11,
+            "echo.test",
+            "/remapped",
+        )
+        .await;
+        assert_eq!(rsp.status, StatusCode::OK, "{inbound:?}");
+        assert_eq!(rsp.json()["path"], "/remapped");
+    }
+}
+
 #[tokio::test]
 async fn two_proxies_carry_http1_over_one_http2_connection() {
     let app = servers::http_echo("echo").await;

@@ -138,6 +138,18 @@ fn listener_fields_must_fit_the_direction() {
         err.contains("listeners[1].target_port: an explicit inbound listener"),
         "{err}"
     );
+
+    let yaml = GOOD.replace(
+        "    interception: transparent\n",
+        "    interception: transparent\n    app_address: 127.0.0.1:4000\n",
+    );
+    let err = invalid(&yaml);
+    assert!(
+        err.contains(
+            "listeners[1].app_address: app_address says where the app behind target_port listens"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

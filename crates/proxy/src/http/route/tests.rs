@@ -66,6 +66,7 @@ fn setup(
         opaque_ports: vec![],
         destination: None,
         target_port: None,
+        app_address: None,
     };
     let (_signal, watch) = drain::channel();
     let snap = state.snapshot();

@@ -1,0 +1,103 @@
+//! `weft up -f <files>`: run every workload in the files as a local
+//! process with its own sidecar, under an in-process control plane, until
+//! Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use weft_local::up::{self, Mode, Options, Up};
+
+use crate::procs;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files or directories of resources: workloads (weft `Workload`, or
+    /// Kubernetes Deployments with `LocalImage` mappings), services and
+    /// mesh config.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub files: Vec<PathBuf>,
+    /// How pods are wired: `transparent` (network namespaces and iptables;
+    /// needs root on Linux), `explicit` (loopback; apps call through
+    /// their sidecar's HTTP proxy), or `auto` (transparent when possible).
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    pub mode: ModeArg,
+    /// Names the mesh's state directory, network namespaces and bridge.
+    #[arg(long, default_value = "weft", value_parser = parse_mesh_name)]
+    pub mesh: String,
+    /// The control plane's HTTP API (`weft apply`, `weft get`).
+    #[arg(long, default_value = "127.0.0.1:15014")]
+    pub http_address: SocketAddr,
+    /// The config stream sidecars connect to (default: port 15012 on the
+    /// pods' bridge, or on loopback in explicit mode).
+    #[arg(long)]
+    pub grpc_address: Option<SocketAddr>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ModeArg {
+    Auto,
+    Transparent,
+    Explicit,
+}
+
+/// A mesh name: short, as it prefixes interface and namespace names.
+fn parse_mesh_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 10
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?}: use 1 to 10 lower-case letters, digits and '-' (it prefixes network namespace and interface names)"
+        ))
+    }
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+pub fn options(args: &Args) -> Result<Options, Error> {
+    Ok(Options {
+        files: args.files.clone(),
+        mesh: args.mesh.clone(),
+        mode: match args.mode {
+            ModeArg::Auto => Mode::Auto,
+            ModeArg::Transparent => Mode::Transparent,
+            ModeArg::Explicit => Mode::Explicit,
+        },
+        grpc: args.grpc_address,
+        http: args.http_address,
+        bin_dir: procs::bin_dir(),
+        trust_domain: weft_identity::DEFAULT_TRUST_DOMAIN.to_string(),
+    })
+}
+
+pub async fn run(args: Args) -> Result<(), Error> {
+    let opts = options(&args)?;
+    let say = |s: &str| eprintln!("{s}");
+    let mut mesh = up::up(&opts, &say).await?;
+    print_summary(&mesh);
+    eprintln!("\nCtrl-C stops everything.");
+    let result = mesh.wait().await;
+    eprintln!("\nstopping: apps, then sidecars (they drain), then the control plane");
+    mesh.stop().await;
+    Ok(result?)
+}
+
+/// The pods table and where to go next.
+pub fn print_summary(mesh: &Up) {
+    let s = &mesh.state;
+    println!(
+        "\nweft up: {} pods in {} mode; control plane API http://{}",
+        s.pods.len(),
+        s.mode,
+        s.api.map(|a| a.to_string()).unwrap_or_default()
+    );
+    crate::get::print_pods(&s.pods);
+    println!(
+        "\n  logs and sidecar configs: {}\n  weft get workloads | weft get services | weft exec <workload> -- <command> | weft apply -f <file>",
+        mesh.dir.join("pods").display()
+    );
+}
