@@ -12,7 +12,7 @@ use weft_control::compile::Compiler;
 use weft_control::model::Mesh;
 use weft_control::views::Views;
 
-use crate::pod_shim::Pod;
+use crate::pod::Pod;
 
 /// The hosts entries a pod in `namespace` sees.
 pub fn entries(mesh: &Mesh, namespace: &str) -> Vec<(IpAddr, Vec<String>)> {

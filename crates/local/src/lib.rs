@@ -6,8 +6,6 @@
 pub mod hosts;
 pub mod plan;
 pub mod pod;
-#[doc(hidden)]
-pub mod pod_shim;
 pub mod proxy_user;
 pub mod sidecar;
 pub mod state;

@@ -6,7 +6,7 @@
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 
-use crate::pod_shim::PROXY_UID;
+use crate::pod::PROXY_UID;
 
 /// Hands a pod's directory to the proxy user, with a copy of the trust
 /// bundle in it (the CA's directory holds its key and stays closed).

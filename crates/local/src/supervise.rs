@@ -88,19 +88,33 @@ impl Procs {
         }
     }
 
-    /// SIGTERM to every child, newest first, each given `grace` to exit
-    /// before SIGKILL. Apps stop before the sidecars they call through.
-    pub async fn stop(&mut self, grace: Duration) {
-        while let Some((r, mut child)) = self.children.pop() {
-            if let Ok(Some(_)) = child.try_wait() {
-                continue;
+    /// SIGTERM to every child `which` selects, all at once, then SIGKILL
+    /// to any still running after `grace`. Returns once all have exited.
+    pub async fn stop_where(&mut self, grace: Duration, which: impl Fn(&ProcRecord) -> bool) {
+        let (mut stopping, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
+            .into_iter()
+            .partition(|(r, _)| which(r));
+        self.children = keep;
+        for (r, child) in &mut stopping {
+            if let Ok(None) = child.try_wait() {
+                let _ = kill(Pid::from_raw(r.pid as i32), Signal::SIGTERM);
             }
-            let _ = kill(Pid::from_raw(r.pid as i32), Signal::SIGTERM);
-            if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        for (r, child) in &mut stopping {
+            if tokio::time::timeout_at(deadline, child.wait())
+                .await
+                .is_err()
+            {
                 tracing::warn!(process = %r.name, "did not stop within {grace:?}; killing it");
                 let _ = child.kill().await;
             }
         }
+    }
+
+    /// Stops every child (see [`stop_where`](Self::stop_where)).
+    pub async fn stop(&mut self, grace: Duration) {
+        self.stop_where(grace, |_| true).await;
     }
 }
 

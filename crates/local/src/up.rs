@@ -11,7 +11,7 @@ use weft_api::ResourceSet;
 use weft_control::run::{self, Settings};
 
 use crate::plan::{Expand, Plan, Workload};
-use crate::pod_shim::{self as pod, Network};
+use crate::pod::{self, Network};
 use crate::sidecar::{self, Sidecar, Wiring};
 use crate::state::{self, MeshState, PodState};
 use crate::supervise::{ProcRecord, Procs};
@@ -559,6 +559,11 @@ impl Up {
         if let Some(h) = self.hosts.take() {
             h.abort();
         }
+        // Apps first, all at once, while their sidecars still carry their
+        // last requests; then the sidecars, which drain.
+        self.procs
+            .stop_where(Duration::from_secs(5), |r| !r.name.ends_with("/sidecar"))
+            .await;
         self.procs.stop(Duration::from_secs(5)).await;
         self.control.stop().await;
         if let Some(net) = self.network.take()
