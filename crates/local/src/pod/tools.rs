@@ -8,13 +8,18 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
+use nix::net::if_::InterfaceFlags;
 use nix::sched::{CloneFlags, setns};
 
 use super::PodError;
 
 /// Where `ip netns add` mounts named namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// How long a fresh link may take to come up.
+const LINK_UP_LIMIT: Duration = Duration::from_secs(5);
 
 /// The programs, found once per process.
 #[derive(Debug)]
@@ -134,6 +139,29 @@ where
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// Waits until `link`, in the calling thread's namespace, is operationally
+/// up. Until then its queue drops what is sent on it, and as a bridge port
+/// it drops what it receives. The kernel brings a veth up at once when the
+/// two ends' interface indexes differ, and otherwise in a batch up to a
+/// second later (`linkwatch_urgent_event`), which is why the namespaces'
+/// links are created in an order that keeps the indexes apart. Costs a
+/// netlink dump per poll; the first one normally finds the link up.
+pub fn wait_running(link: &str) -> std::io::Result<()> {
+    let deadline = Instant::now() + LINK_UP_LIMIT;
+    loop {
+        let running = nix::ifaddrs::getifaddrs()?
+            .any(|a| a.interface_name == link && a.flags.contains(InterfaceFlags::IFF_RUNNING));
+        if running {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let message = format!("{link} is not up after {LINK_UP_LIMIT:?}");
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, message));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Finds an executable on PATH, or in the sbin directories that a

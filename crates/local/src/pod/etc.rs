@@ -1,7 +1,7 @@
-//! A pod's `/etc/hosts`. `ip netns exec <ns>` bind-mounts every file in
-//! `/etc/netns/<ns>/` over its namesake in `/etc` for the program it starts,
-//! so `/etc/netns/<ns>/hosts` is what the pod's processes resolve names
-//! with (glibc reads the file afresh on every lookup).
+//! A pod's `/etc/hosts` and `/etc/resolv.conf`. `ip netns exec <ns>`
+//! bind-mounts every file in `/etc/netns/<ns>/` over its namesake in `/etc`
+//! for the program it starts, so these are what the pod's processes resolve
+//! names with (glibc reads both afresh on every lookup).
 
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
@@ -15,6 +15,18 @@ pub const ETC_NETNS: &str = "/etc/netns";
 pub fn dir(netns: &str) -> PathBuf {
     Path::new(ETC_NETNS).join(netns)
 }
+
+/// The pod's `resolv.conf`: a name server on the pod's own loopback, where
+/// nothing listens. A pod has no way to a real DNS server (its only way out
+/// is the host, which neither forwards nor NATs for it), and a lookup the
+/// hosts file cannot answer (an unknown name; `getent hosts` asking for an
+/// IPv6 address first) would otherwise wait out the resolver's timeouts,
+/// five seconds a try. With this it fails at once: UDP to a closed port is
+/// refused, and the capture rules take TCP only. A DNS proxy in the pod can
+/// later listen right there.
+pub const RESOLV_CONF: &str = "# Written by weft: names come from /etc/hosts; nothing answers here, so\n\
+     # other lookups fail at once instead of waiting for DNS the pod cannot reach.\n\
+     nameserver 127.0.0.1\n";
 
 /// The hosts file of pod `pod` at `ip` with `entries` after its own lines.
 /// A name that would break the file's syntax is an error.
