@@ -159,13 +159,50 @@ struct Snapshot {
     /// Only when not Istio's default (PERMISSIVE everywhere).
     #[serde(skip_serializing_if = "Option::is_none")]
     peer_authentication: Option<weft_proto::config::PeerAuthentication>,
+    /// What the proxy running the file's Gateway serves, if it has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gateway_servers: Vec<weft_proto::config::GatewayServer>,
+}
+
+/// The proxy that runs the file's first Gateway (Istio's, by its
+/// selector; Gateway API's, by Istio's gateway-name label), if any.
+fn gateway(resources: &[Arc<Resource>]) -> Option<Node> {
+    let (ns, labels) = resources.iter().find_map(|r| match &r.spec {
+        Spec::Gateway(g) => Some((r.namespace(), g.selector.clone())),
+        Spec::KubeGateway(_) => Some((
+            r.namespace(),
+            [(
+                "gateway.networking.k8s.io/gateway-name".to_string(),
+                r.name().to_string(),
+            )]
+            .into(),
+        )),
+        _ => None,
+    })?;
+    Some(Node {
+        id: "gateway-0".into(),
+        workload: "gateway".into(),
+        namespace: ns.to_string(),
+        labels: labels.into_iter().collect(),
+        service_account: "gateway".into(),
+        addresses: vec!["198.18.1.1".into()],
+        listeners: vec![weft_proto::discovery::ListenerInfo {
+            name: "http".into(),
+            address: "127.0.0.1:8080".into(),
+            direction: "gateway".into(),
+            interception: "explicit".into(),
+            protocol: "detect".into(),
+        }],
+        ..Node::default()
+    })
 }
 
 fn compile(root: &Path, file: &Path) -> String {
     let resources = resources(root, file);
     let nodes = proxies(&resources);
+    let gateway = gateway(&resources);
     let compiler = Compiler::new(resources);
-    for n in &nodes {
+    for n in nodes.iter().chain(&gateway) {
         compiler.proxy_connected(n);
     }
     compiler.rebuild();
@@ -178,6 +215,7 @@ fn compile(root: &Path, file: &Path) -> String {
         inbound: Vec::new(),
         policies: Vec::new(),
         peer_authentication: None,
+        gateway_servers: Vec::new(),
     };
     for r in view.resources.values() {
         match Typed::decode(r).unwrap() {
@@ -185,6 +223,8 @@ fn compile(root: &Path, file: &Path) -> String {
             Typed::Cluster(c) => snap.clusters.push(c),
             Typed::Inbound(i) => snap.inbound.push(i),
             Typed::Authorization(a) => snap.policies.push(a),
+            // Only a gateway gets them (below).
+            Typed::GatewayServer(_) => {}
             Typed::TrustRoots(_) => {}
             Typed::PeerAuthentication(p) => {
                 snap.peer_authentication = (p != Default::default()).then_some(p)
@@ -210,6 +250,24 @@ fn compile(root: &Path, file: &Path) -> String {
         "{}: the compiled config does not validate: {errors:?}",
         file.display()
     );
+    // The gateway's servers, and that its config is one it accepts too.
+    if let Some(gw) = &gateway {
+        let view = compiler.view(gw);
+        let typed: Vec<Typed> = view
+            .resources
+            .values()
+            .map(|r| Typed::decode(r).unwrap())
+            .collect();
+        let composed = weft_proto::resources::compose(&base, &typed).unwrap();
+        let errors = composed.validate();
+        assert!(
+            errors.is_empty(),
+            "{}: the gateway's config does not validate: {errors:?}",
+            file.display()
+        );
+        snap.gateway_servers = composed.gateway_servers;
+        snap.gateway_servers.sort_by_key(|g| g.port);
+    }
     serde_saphyr::to_string(&snap).unwrap()
 }
 

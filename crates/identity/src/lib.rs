@@ -14,6 +14,7 @@ mod csr;
 mod origination;
 mod pem;
 mod spiffe;
+mod termination;
 mod tls;
 mod tokens;
 mod verify;
@@ -24,6 +25,7 @@ pub use csr::{CsrError, WorkloadKey};
 pub use origination::{Origination, OriginationError, origination_config, parse_name};
 pub use pem::PemError;
 pub use spiffe::{IdError, SpiffeId};
+pub use termination::{HTTPS_ALPNS, TerminationError, termination_config};
 pub use tls::{
     ALPN_H1, ALPN_H2, ALPN_TCP, Credentials, CredentialsError, Current, Expect, MESH_ALPNS, peer_id,
 };

@@ -114,6 +114,7 @@ impl Sidecar<'_> {
             clusters: Vec::new(),
             authorization: Vec::new(),
             peer_authentication: None,
+            gateway_servers: Vec::new(),
             control_plane: Some(ControlPlane {
                 address: self.control.to_string(),
                 node_id: Some(self.node_id()),
@@ -144,6 +145,7 @@ fn listener(
         destination: None,
         target_port: None,
         app_address: None,
+        tls: None,
     }
 }
 

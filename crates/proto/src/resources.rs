@@ -8,7 +8,8 @@
 use std::hash::{Hash, Hasher};
 
 use crate::config::{
-    AuthorizationPolicy, Cluster, InboundPort, PeerAuthentication, ProxyConfig, Service, TrustRoots,
+    AuthorizationPolicy, Cluster, GatewayServer, InboundPort, PeerAuthentication, ProxyConfig,
+    Service, TrustRoots,
 };
 use crate::discovery::{Resource, ResourceName};
 
@@ -17,6 +18,8 @@ pub const CLUSTER: &str = "weft.dev/Cluster";
 pub const INBOUND: &str = "weft.dev/InboundPort";
 pub const AUTHORIZATION: &str = "weft.dev/AuthorizationPolicy";
 pub const PEER_AUTHENTICATION: &str = "weft.dev/PeerAuthentication";
+/// One port of an ingress gateway, named by its port number.
+pub const GATEWAY_SERVER: &str = "weft.dev/GatewayServer";
 
 pub const TRUST_ROOTS: &str = "weft.dev/TrustRoots";
 
@@ -33,6 +36,8 @@ pub enum Typed {
     Authorization(AuthorizationPolicy),
     /// The mTLS mode of this workload's inbound side.
     PeerAuthentication(PeerAuthentication),
+    /// What a gateway serves on one gateway port.
+    GatewayServer(GatewayServer),
     /// The trust bundle, pushed so a root rotation reaches every proxy at
     /// once. Not part of the proxy's config: it goes to its credentials.
     TrustRoots(TrustRoots),
@@ -114,6 +119,12 @@ pub fn compose<'a>(
                 }
                 out.peer_authentication = Some(p.clone());
             }
+            Typed::GatewayServer(g) => {
+                if base.gateway_servers.iter().any(|b| b.port == g.port) {
+                    return Err(conflict(GATEWAY_SERVER, &g.port.to_string()));
+                }
+                out.gateway_servers.push(g.clone());
+            }
             Typed::TrustRoots(_) => {}
         }
     }
@@ -130,17 +141,19 @@ impl Typed {
             Typed::Inbound(_) => INBOUND,
             Typed::Authorization(_) => AUTHORIZATION,
             Typed::PeerAuthentication(_) => PEER_AUTHENTICATION,
+            Typed::GatewayServer(_) => GATEWAY_SERVER,
             Typed::TrustRoots(_) => TRUST_ROOTS,
         }
     }
 
     /// The resource's name, unique within its type: a service's or
-    /// cluster's name, an inbound port's number.
+    /// cluster's name, an inbound or gateway port's number.
     pub fn name(&self) -> String {
         match self {
             Typed::Service(s) => s.name.clone(),
             Typed::Cluster(c) => c.name.clone(),
             Typed::Inbound(p) => p.port.to_string(),
+            Typed::GatewayServer(g) => g.port.to_string(),
             Typed::Authorization(a) => a.name.clone(),
             Typed::PeerAuthentication(_) | Typed::TrustRoots(_) => {
                 PEER_AUTHENTICATION_NAME.to_string()
@@ -164,6 +177,7 @@ impl Typed {
             Typed::Inbound(p) => serde_json::to_vec(p),
             Typed::Authorization(a) => serde_json::to_vec(a),
             Typed::PeerAuthentication(p) => serde_json::to_vec(p),
+            Typed::GatewayServer(g) => serde_json::to_vec(g),
             Typed::TrustRoots(r) => serde_json::to_vec(r),
         }
         // Serializing these plain structs cannot fail: map keys are
@@ -193,6 +207,7 @@ impl Typed {
             PEER_AUTHENTICATION => {
                 Typed::PeerAuthentication(serde_json::from_slice(&r.body).map_err(err)?)
             }
+            GATEWAY_SERVER => Typed::GatewayServer(serde_json::from_slice(&r.body).map_err(err)?),
             TRUST_ROOTS => Typed::TrustRoots(serde_json::from_slice(&r.body).map_err(err)?),
             other => return Err(DecodeError::UnknownType(other.to_string())),
         };
@@ -273,6 +288,29 @@ mod tests {
             err.to_string(),
             "weft.dev/Cluster \"local\" is defined both in the config file and by the control plane; remove it from the file"
         );
+    }
+
+    #[test]
+    fn gateway_servers_are_named_by_port_and_never_replace_the_files() {
+        let base = ProxyConfig::from_yaml(
+            "t.yaml",
+            "listeners: []\ngateway_servers: [{ port: 443, virtual_hosts: [] }]\n",
+        )
+        .unwrap();
+        let mut server = base.gateway_servers[0].clone();
+        server.port = 80;
+        let pushed = Typed::GatewayServer(server);
+        let wire = pushed.encode();
+        assert_eq!(
+            (wire.type_url.as_str(), wire.name.as_str()),
+            (GATEWAY_SERVER, "80")
+        );
+        assert_eq!(Typed::decode(&wire).unwrap(), pushed);
+        let out = compose(&base, [&pushed]).unwrap();
+        let ports: Vec<u16> = out.gateway_servers.iter().map(|g| g.port).collect();
+        assert_eq!(ports, [443, 80]);
+        let clash = Typed::GatewayServer(base.gateway_servers[0].clone());
+        assert_eq!(compose(&base, [&clash]).unwrap_err().name, "443");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! The lists follow the control plane's compiler (`weft-control`'s
 //! `compile/`); grow them as it grows.
 
+mod gateways;
+
 use weft_yaml::{Entry, FieldPath, Node, Scalar, Segment};
 
 use crate::kinds::Kind;
@@ -92,6 +94,9 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.serviceAccount",
         ],
         Kind::Sidecar => &["spec.workloadSelector", "spec.egress[].hosts"],
+        Kind::Gateway => gateways::ISTIO_GATEWAY,
+        Kind::KubeGateway => gateways::KUBE_GATEWAY,
+        Kind::HttpRoute => gateways::HTTP_ROUTE,
         Kind::PeerAuthentication => &["spec.selector", "spec.mtls.mode", "spec.portLevelMtls"],
         Kind::AuthorizationPolicy => &[
             "spec.selector",
@@ -193,18 +198,7 @@ fn values(kind: Kind, root: &Node) -> Vec<(String, String)> {
             true
         });
     }
-    if kind == Kind::VirtualService
-        && let Some(gws) = root.get(&FieldPath::parse("spec.gateways"))
-        && let weft_yaml::NodeKind::Seq(items) = &gws.kind
-        && items
-            .iter()
-            .any(|g| !matches!(&g.kind, weft_yaml::NodeKind::Scalar(Scalar::Str(s)) if s == "mesh"))
-    {
-        out.push((
-            "spec.gateways".into(),
-            "weft has no ingress gateway yet: rules bound to a Gateway are not served (those bound to `mesh` are)".into(),
-        ));
-    }
+    gateways::values(kind, root, &mut out);
     out
 }
 

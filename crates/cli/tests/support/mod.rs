@@ -1,3 +1,4 @@
 //! Helpers shared by the process tests.
 
 pub mod bookinfo;
+pub mod gateway;

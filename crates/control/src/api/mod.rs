@@ -79,6 +79,9 @@ pub struct ProxyConfigDump {
     /// The mTLS mode of its inbound side.
     #[serde(default)]
     pub peer_authentication: Option<weft_proto::config::PeerAuthentication>,
+    /// What it serves on each gateway port, when it is a gateway.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway_servers: Vec<weft_proto::config::GatewayServer>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -194,6 +197,7 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
         inbound: Vec::new(),
         policies: Vec::new(),
         peer_authentication: None,
+        gateway_servers: Vec::new(),
     };
     for r in p.held.iter().flat_map(|v| v.resources.values()) {
         match Typed::decode(r) {
@@ -202,6 +206,7 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
             Ok(Typed::Inbound(i)) => dump.inbound.push(i),
             Ok(Typed::Authorization(a)) => dump.policies.push(a),
             Ok(Typed::PeerAuthentication(p)) => dump.peer_authentication = Some(p),
+            Ok(Typed::GatewayServer(g)) => dump.gateway_servers.push(g),
             Ok(Typed::TrustRoots(_)) => {}
             Err(e) => tracing::error!("a held resource does not decode: {e}"),
         }

@@ -13,6 +13,7 @@
 //! | DestinationRule | the service of its host |
 //! | WorkloadEntry, a proxy registering or leaving | the services selecting it |
 //! | Sidecar | none: it scopes views, which are reassembled every generation |
+//! | Gateway, HTTPRoute, Gateway API Gateway | none: gateway servers are compiled with each view; the services their routes name recompile as usual |
 //! | PeerAuthentication | everything: it decides which endpoints get mTLS |
 //!
 //! A wildcard host marks everything.

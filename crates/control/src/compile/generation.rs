@@ -22,7 +22,7 @@ use super::dirty::Dirty;
 use super::routes::{Caller, ClusterRef, Scoped};
 use super::scope::Scope;
 use super::service;
-use super::{inbound, policies};
+use super::{gateway, inbound, policies};
 use crate::model::{Mesh, ServiceModel};
 use crate::views::{Delta, View};
 
@@ -152,6 +152,13 @@ impl Generation {
             for cref in crefs.iter() {
                 put(&self.cluster(cref, &rules).resource);
             }
+        }
+        let mut gateway_clusters = Vec::new();
+        for server in gateway::servers(&self.mesh, caller, &mut gateway_clusters) {
+            put(&Typed::GatewayServer(server).encode());
+        }
+        for cref in &gateway_clusters {
+            put(&self.cluster(cref, &rules).resource);
         }
         for port in inbound::ports(&self.mesh, caller) {
             put(&Typed::Inbound(port).encode());

@@ -9,6 +9,7 @@
 
 mod clusters;
 mod dirty;
+mod gateway;
 mod generation;
 mod inbound;
 mod persist;
@@ -294,6 +295,7 @@ pub fn caller_of(node: &Node) -> Caller {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        gateway: node.listeners.iter().any(|l| l.direction == "gateway"),
     }
 }
 

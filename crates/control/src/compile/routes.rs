@@ -23,6 +23,9 @@ use crate::model::{Mesh, PortModel, ServiceModel};
 pub struct Caller {
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
+    /// It has gateway listeners: it also gets the servers of the
+    /// Gateways that select it.
+    pub gateway: bool,
 }
 
 /// A cluster a route sends to: one port of one service, optionally one
@@ -153,7 +156,7 @@ fn gateways_include_mesh(gateways: &[String]) -> bool {
     gateways.is_empty() || gateways.iter().any(|g| g == "mesh")
 }
 
-fn request_match(m: &HttpMatchRequest) -> RouteMatch {
+pub(super) fn request_match(m: &HttpMatchRequest) -> RouteMatch {
     let mut headers: Vec<HeaderMatch> = m
         .headers
         .iter()

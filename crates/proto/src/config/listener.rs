@@ -29,8 +29,10 @@ pub struct Listener {
     /// client had asked for it (a per-upstream local port).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
-    /// Inbound only: the workload port connections on this listener are for,
-    /// when there is no original destination to read it from.
+    /// Inbound: the workload port connections on this listener are for,
+    /// when there is no original destination to read it from. Gateway:
+    /// the gateway port its requests count as (a Gateway server's port,
+    /// e.g. 80 or 443), when it binds another; the bound port otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_port: Option<u16>,
     /// Inbound only: where the app behind `target_port` actually listens,
@@ -39,6 +41,11 @@ pub struct Listener {
     /// one (9080).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_address: Option<SocketAddr>,
+    /// Gateway only: terminate TLS for clients with this certificate
+    /// (HTTPS; ALPN h2 and http/1.1), whatever the gateway port's pushed
+    /// config says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<super::ServerTls>,
 }
 
 /// Which way traffic flows through a listener.
@@ -49,6 +56,10 @@ pub enum Direction {
     Outbound,
     /// From the mesh to the local app (`reporter="destination"`).
     Inbound,
+    /// From clients outside the mesh into it: an ingress gateway, routing
+    /// by Host among its gateway port's virtual hosts
+    /// (`reporter="source"`, as Istio's gateways report).
+    Gateway,
 }
 
 /// How a listener finds each connection's destination.

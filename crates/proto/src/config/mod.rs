@@ -6,6 +6,7 @@
 
 mod authz;
 mod cluster;
+mod gateway;
 mod listener;
 mod load;
 mod locate;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use authz::{Action, AuthorizationPolicy, Condition, IpBlock, Operation, Rule, Source};
 pub use cluster::{Cluster, Endpoint, LbPolicy, UpstreamProtocol};
+pub use gateway::{GatewayServer, ServerTls, VirtualHost};
 pub use listener::{Direction, Interception, Listener, ListenerProtocol};
 pub use load::{ConfigError, LoadError};
 pub use locate::LineIndex;
@@ -80,6 +82,11 @@ pub struct ProxyConfig {
     /// AuthorizationPolicy). None: everything is allowed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization: Vec<AuthorizationPolicy>,
+
+    /// What a gateway serves on each gateway port (gateway listeners);
+    /// pushed by a control plane for proxies its Gateways select.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway_servers: Vec<GatewayServer>,
 
     /// Whether the inbound side requires, accepts or ignores mesh mTLS
     /// (Istio's PeerAuthentication). Unset: PERMISSIVE.

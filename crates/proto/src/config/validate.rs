@@ -18,7 +18,9 @@ impl ProxyConfig {
         let mut errs = Vec::new();
         let clusters = self.check_clusters(&mut errs);
         self.check_listeners(&mut errs);
+        self.check_gateway_listeners(&mut errs);
         self.check_services(&clusters, &mut errs);
+        self.check_gateway_servers(&clusters, &mut errs);
         self.check_inbound(&mut errs);
         self.check_authorization(&mut errs);
         if self.peer_authentication.as_ref().is_some_and(|p| {
@@ -176,7 +178,7 @@ impl ProxyConfig {
                 )),
                 Direction::Outbound if l.target_port.is_some() => errs.push(ConfigError::new(
                     format!("{path}.target_port"),
-                    "only inbound listeners have a target_port; use destination: host:port on outbound listeners",
+                    "only inbound and gateway listeners have a target_port; use destination: host:port on outbound listeners",
                 )),
                 _ => {}
             }
@@ -377,6 +379,8 @@ pub fn parse_authority(s: &str) -> Option<(&str, u16)> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     (!host.is_empty()).then_some((host, port))
 }
+
+mod gateway;
 
 #[cfg(test)]
 mod tests;

@@ -211,6 +211,7 @@ pub fn decide<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Dec
     match ctx.listener.direction {
         Direction::Outbound => outbound(snap, ctx, req),
         Direction::Inbound => Ok(inbound(snap, ctx)),
+        Direction::Gateway => gateway::decide(snap, ctx, req),
     }
 }
 
@@ -433,6 +434,8 @@ fn passthrough_to(
         protocol: UpstreamProtocol::Auto,
     })
 }
+
+mod gateway;
 
 #[cfg(test)]
 mod tests;

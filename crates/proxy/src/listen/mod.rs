@@ -1,6 +1,7 @@
 //! Listeners: accepting connections, finding where each was headed, and
 //! handing it to HTTP or TCP proxying after protocol detection.
 
+mod gateway;
 mod mtls;
 mod orig_dst;
 
@@ -71,14 +72,20 @@ impl ListenerRt {
                 .as_deref()
                 .and_then(parse_authority)
                 .map(|(h, p)| (Arc::from(h.to_ascii_lowercase()), p)),
-            target_port: cfg.target_port,
+            // A gateway listener's requests count as its gateway port:
+            // the one configured, else the one it binds.
+            target_port: match cfg.direction {
+                Direction::Gateway => cfg.target_port.or(Some(cfg.address.port())),
+                _ => cfg.target_port,
+            },
             app_address: cfg.app_address,
         }
     }
 
     pub fn reporter(&self) -> Reporter {
         match self.direction {
-            Direction::Outbound => Reporter::Source,
+            // Istio's gateways report as the source of what they send.
+            Direction::Outbound | Direction::Gateway => Reporter::Source,
             Direction::Inbound => Reporter::Destination,
         }
     }
@@ -134,6 +141,8 @@ impl ConnCtx {
                 };
                 svc.map_or(AppProtocol::Detect, |s| s.protocol)
             }
+            // Gateways serve HTTP; `gateway::serve` decides TLS first.
+            Direction::Gateway => AppProtocol::Detect,
         }
     }
 }
@@ -224,6 +233,9 @@ impl Drop for ActiveGuard {
 }
 
 async fn serve_conn(mut sock: TcpStream, ctx: Arc<ConnCtx>) {
+    if ctx.listener.direction == Direction::Gateway {
+        return gateway::serve(sock, ctx).await;
+    }
     let snap = ctx.state.snapshot();
     let opaque_port = ctx
         .target_port()

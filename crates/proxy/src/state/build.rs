@@ -121,6 +121,8 @@ impl Snapshot {
             })
             .collect();
 
+        let gateways = super::GatewayTable::build(&config, &clusters).map_err(BuildError)?;
+
         let authz = Arc::new(crate::authz::Authorizer::new(&config.authorization));
         Ok(Self {
             peer_authentication: config.peer_authentication.clone().unwrap_or_default(),
@@ -133,6 +135,7 @@ impl Snapshot {
             inbound,
             clusters,
             authz,
+            gateways,
         })
     }
 }

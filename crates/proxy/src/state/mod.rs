@@ -3,6 +3,7 @@
 //! endpoints, drain status).
 
 mod build;
+mod gateway;
 pub mod passthrough;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use weft_identity::Credentials;
 use weft_proto::config::{AppProtocol, OutboundPolicy, PeerAuthentication, ProxyConfig};
 
 pub use build::BuildError;
+pub use gateway::{GatewayPort, GatewayTable, VirtualHost};
 pub use passthrough::Passthrough;
 
 use crate::http::Route;
@@ -56,6 +58,8 @@ pub struct Snapshot {
     pub authz: Arc<crate::authz::Authorizer>,
     /// What the inbound side accepts: mesh mTLS, plaintext or both.
     pub peer_authentication: PeerAuthentication,
+    /// What gateway listeners serve.
+    pub gateways: GatewayTable,
 }
 
 /// Outbound services, findable by name and by virtual IP.

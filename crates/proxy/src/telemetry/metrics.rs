@@ -151,7 +151,7 @@ impl Metrics {
         );
         reg.register(
             "weft_inbound_tls_refused",
-            "Inbound connections refused by mesh mTLS: plaintext or other TLS under STRICT, or a failed handshake (a foreign CA, another trust domain, no client certificate)",
+            "Inbound connections refused at TLS: by mesh mTLS on inbound listeners (plaintext or other TLS under STRICT, or a failed handshake: a foreign CA, another trust domain, no client certificate), or on gateway listeners (a failed client handshake, or TLS on a port with no certificate)",
             tls_refused.clone(),
         );
         reg.register(
@@ -221,7 +221,8 @@ impl Metrics {
             .inc();
     }
 
-    /// One inbound connection refused by mesh mTLS.
+    /// One connection refused at TLS: by mesh mTLS (inbound listeners) or
+    /// by a gateway's client TLS.
     pub fn tls_refused(&self, listener: &Arc<str>, reason: &'static str) {
         self.tls_refused
             .get_or_create(&TlsRefusedLabels {

@@ -6,6 +6,7 @@ mod authz;
 mod balance;
 mod detect;
 mod errors;
+mod gateway;
 mod grpc;
 mod http1;
 mod http2;

@@ -44,6 +44,7 @@ fn caller(ns: &str, labels: &[(&str, &str)]) -> Caller {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        gateway: false,
     }
 }
 

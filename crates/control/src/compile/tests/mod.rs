@@ -543,4 +543,5 @@ spec:
     assert_eq!(page, ["default/namespace-wide", "istio-system/mesh-wide"]);
 }
 
+mod gateway;
 mod mtls;

@@ -67,6 +67,7 @@ fn setup(
         destination: None,
         target_port: None,
         app_address: None,
+        tls: None,
     };
     let (_signal, watch) = drain::channel();
     let snap = state.snapshot();

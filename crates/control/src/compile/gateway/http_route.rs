@@ -1,0 +1,208 @@
+//! HTTPRoute rules as a gateway's routes (kubernetes-sigs/gateway-api
+//! `apis/v1/httproute_types.go`).
+//!
+//! Gateway API does not take rules in the order written: across every
+//! route attached to a hostname, a request goes to the most specific
+//! match (exact path, then the longest prefix, then regular expressions;
+//! then a method; then more headers), ties kept in route and rule order.
+//! Each match therefore becomes its own route, and a host's routes are
+//! sorted by that precedence (as Istio's `sortHTTPRoutes` does), so the
+//! proxy's "first match wins" gives the same answer.
+
+use std::cmp::Reverse;
+
+use weft_api::host;
+use weft_api::kinds::gateway_api::common::GATEWAY_GROUP;
+use weft_api::kinds::gateway_api::http_route::HttpMethod;
+use weft_api::kinds::gateway_api::{
+    HeaderMatchType, HttpBackendRef, HttpRoute as KubeRoute, HttpRouteMatch, PathMatchType,
+};
+use weft_proto::config::{Backend, HeaderMatch, HttpRoute, PathMatch, RouteMatch, StringMatch};
+
+use super::{port_number, use_cluster};
+use crate::compile::routes::ClusterRef;
+
+/// One match of one rule, ready to be sorted among a host's.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    precedence: Precedence,
+    /// `namespace/name`, rule, match: ties keep this order.
+    order: (String, usize, usize),
+    pub route: HttpRoute,
+}
+
+/// Smaller sorts first: more specific.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Precedence {
+    /// Exact, prefix, regular expression.
+    path_kind: u8,
+    path_len: Reverse<usize>,
+    method: Reverse<bool>,
+    headers: Reverse<usize>,
+}
+
+/// Every match of every rule of `route` (in `namespace`, named `name`)
+/// that weft can carry out, with the clusters they send to.
+pub(super) fn entries(
+    namespace: &str,
+    name: &str,
+    route: &KubeRoute,
+    clusters: &mut Vec<ClusterRef>,
+) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (i, rule) in route.rules.iter().enumerate() {
+        let backends = backends(namespace, &rule.backend_refs, clusters);
+        // A rule that forwards nowhere (a redirect, or only weight 0) is
+        // left out: its requests find no route (404) instead of 500.
+        if backends.is_empty() {
+            continue;
+        }
+        let timeout = rule
+            .timeouts
+            .as_ref()
+            .and_then(|t| t.request.as_ref())
+            .map(|d| d.0)
+            // GEP-2257: 0s turns the timeout off.
+            .filter(|d| !d.is_zero());
+        let default = [HttpRouteMatch::default()];
+        let matches = if rule.matches.is_empty() {
+            &default[..]
+        } else {
+            &rule.matches[..]
+        };
+        for (j, m) in matches.iter().enumerate() {
+            // A query parameter condition cannot be checked yet: the match
+            // never applies rather than matching too much (loading warns).
+            if !m.query_params.is_empty() {
+                continue;
+            }
+            let (precedence, matches) = convert(m);
+            out.push(Entry {
+                precedence,
+                order: (format!("{namespace}/{name}"), i, j),
+                route: HttpRoute {
+                    name: Some(match &rule.name {
+                        Some(r) => format!("{namespace}/{name}/{r}"),
+                        None => format!("{namespace}/{name}/{i}"),
+                    }),
+                    matches,
+                    backends: backends.clone(),
+                    timeout,
+                },
+            });
+        }
+    }
+    out
+}
+
+/// Sorts `entries` by Gateway API's precedence; ties keep route, rule and
+/// match order.
+pub(super) fn sort(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| (a.precedence, &a.order).cmp(&(b.precedence, &b.order)));
+}
+
+/// One HTTPRoute match as the proxy's matches (a segment prefix takes
+/// two), and how specific it is.
+fn convert(m: &HttpRouteMatch) -> (Precedence, Vec<RouteMatch>) {
+    let (kind, value) = match &m.path {
+        Some(p) => (p.type_(), p.value()),
+        None => (PathMatchType::PathPrefix, "/"),
+    };
+    let headers: Vec<HeaderMatch> = m
+        .headers
+        .iter()
+        .map(|h| HeaderMatch {
+            name: h.name.to_ascii_lowercase(),
+            value: match h.type_.unwrap_or_default() {
+                HeaderMatchType::Exact => StringMatch::Exact(h.value.clone()),
+                HeaderMatchType::RegularExpression => StringMatch::Regex(h.value.clone()),
+            },
+        })
+        .collect();
+    let method = m.method.map(|x| method_name(x).to_string());
+    let with = |path: PathMatch| RouteMatch {
+        path: Some(path),
+        method: method.clone(),
+        headers: headers.clone(),
+    };
+    let (path_kind, matches) = match kind {
+        PathMatchType::Exact => (0, vec![with(PathMatch::Exact(value.to_string()))]),
+        PathMatchType::RegularExpression => (2, vec![with(PathMatch::Regex(value.to_string()))]),
+        PathMatchType::PathPrefix => {
+            // Whole segments: `/abc` (or `/abc/`) matches `/abc` and
+            // `/abc/...`, not `/abcd`.
+            let trimmed = value.trim_end_matches('/');
+            if trimmed.is_empty() {
+                (1, vec![with(PathMatch::Prefix("/".into()))])
+            } else {
+                (
+                    1,
+                    vec![
+                        with(PathMatch::Exact(trimmed.to_string())),
+                        with(PathMatch::Prefix(format!("{trimmed}/"))),
+                    ],
+                )
+            }
+        }
+    };
+    let precedence = Precedence {
+        path_kind,
+        path_len: Reverse(value.len()),
+        method: Reverse(method.is_some()),
+        headers: Reverse(headers.len()),
+    };
+    (precedence, matches)
+}
+
+fn method_name(m: HttpMethod) -> &'static str {
+    match m {
+        HttpMethod::Get => "GET",
+        HttpMethod::Head => "HEAD",
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Delete => "DELETE",
+        HttpMethod::Connect => "CONNECT",
+        HttpMethod::Options => "OPTIONS",
+        HttpMethod::Trace => "TRACE",
+        HttpMethod::Patch => "PATCH",
+    }
+}
+
+/// The rule's backends: Services (the default kind) by their port, and
+/// Istio's `networking.istio.io/Hostname` (a ServiceEntry host). A
+/// backend in another namespace needs a ReferenceGrant there, which weft
+/// does not read yet: it gets no traffic (loading warns). Weight 0 gets
+/// none either.
+fn backends(
+    namespace: &str,
+    refs: &[HttpBackendRef],
+    clusters: &mut Vec<ClusterRef>,
+) -> Vec<Backend> {
+    refs.iter()
+        .filter(|b| b.weight() > 0)
+        .filter(|b| b.namespace.as_deref().is_none_or(|ns| ns == namespace))
+        .filter_map(|b| {
+            let group = b.group.as_deref().unwrap_or("");
+            let kind = b.kind.as_deref().unwrap_or("Service");
+            let fqdn = match (group, kind) {
+                ("", "Service") => host::service_fqdn(&b.name, namespace),
+                ("networking.istio.io", "Hostname") => b.name.clone(),
+                _ => return None,
+            };
+            let cref = ClusterRef {
+                fqdn,
+                port: b.port.and_then(port_number)?,
+                subset: None,
+            };
+            Some(Backend {
+                cluster: use_cluster(cref, clusters),
+                weight: u32::try_from(b.weight()).unwrap_or(1),
+            })
+        })
+        .collect()
+}
+
+/// Whether `group`/`kind` (with Gateway API's defaults) names a Gateway.
+pub(super) fn is_gateway(group: Option<&str>, kind: Option<&str>) -> bool {
+    group.unwrap_or(GATEWAY_GROUP) == GATEWAY_GROUP && kind.unwrap_or("Gateway") == "Gateway"
+}
