@@ -63,6 +63,13 @@ impl Host {
             .unwrap()
     }
 
+    /// `curl` inside `workload`'s pod, through `weft exec`.
+    fn curl_in(&self, workload: &str, url: &str) -> String {
+        self.run(&[
+            "exec", "--mesh", &self.mesh, workload, "--", "curl", "-s", "-m", "5", url,
+        ])
+    }
+
     /// `curl` from the host namespace.
     fn curl(&self, url: &str, extra: &[&str]) -> (bool, String) {
         let out = Command::new("nsenter")
@@ -203,18 +210,7 @@ fn bookinfo_in_pods_routes_by_user_refuses_bypass_and_leaves_nothing() {
     assert!(!page.contains("Error fetching product reviews"), "{page}");
 
     // Inside a pod, `weft exec` sees the mesh's names.
-    let out = host.run(&[
-        "exec",
-        "--mesh",
-        &host.mesh,
-        "productpage",
-        "--",
-        "curl",
-        "-s",
-        "-m",
-        "5",
-        "http://details:9080/details/0",
-    ]);
+    let out = host.curl_in("productpage", "http://details:9080/details/0");
     assert!(out.contains("William Shakespeare"), "{out}");
 
     // jason sees reviews v2 once the sample VirtualService is applied.
@@ -260,18 +256,7 @@ fn bookinfo_in_pods_routes_by_user_refuses_bypass_and_leaves_nothing() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // By name, through its sidecar, productpage still reaches details.
-    let out = host.run(&[
-        "exec",
-        "--mesh",
-        &host.mesh,
-        "productpage",
-        "--",
-        "curl",
-        "-s",
-        "-m",
-        "5",
-        "http://details:9080/details/0",
-    ]);
+    let out = host.curl_in("productpage", "http://details:9080/details/0");
     assert!(out.contains("William Shakespeare"), "under STRICT: {out}");
 
     // Ctrl-C: no process, namespace, hosts directory or state is left.
