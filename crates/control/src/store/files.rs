@@ -19,6 +19,11 @@ struct Fingerprint {
 pub(super) struct Files {
     paths: Vec<PathBuf>,
     latest: BTreeMap<PathBuf, (Fingerprint, String)>,
+    /// Changes seen once and not yet read: what each file looked like at
+    /// the last poll (`None`: gone).
+    pending: BTreeMap<PathBuf, Option<Fingerprint>>,
+    /// Whether the first read happened; it takes files as they are.
+    started: bool,
     good: BTreeMap<PathBuf, String>,
     errors: Vec<Finding>,
 }
@@ -30,6 +35,8 @@ impl Files {
         Self {
             paths,
             latest: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            started: false,
             good: BTreeMap::new(),
             errors: Vec::new(),
         }
@@ -37,15 +44,22 @@ impl Files {
 
     /// Re-reads files that changed, appeared or went away; returns whether
     /// anything did. Cost: one `stat` per file, a read per changed file.
+    ///
+    /// A change is read only once the file holds still for one poll: an
+    /// editor or `echo >` truncates before it writes, and a file judged
+    /// in between would put an empty or half config in force (a valid one,
+    /// so nothing would refuse it).
     fn refresh(&mut self) -> bool {
         let (files, mut errors) = weft_api::load::config_files(&self.paths);
-        let mut changed = files.len() != self.latest.len() || errors != self.errors;
+        let mut changed = errors != self.errors;
         let mut next = BTreeMap::new();
+        let mut pending = BTreeMap::new();
         for file in files {
             let meta = match std::fs::metadata(&file) {
                 Ok(m) => m,
                 Err(e) => {
                     errors.push(read_error(&file, &e));
+                    changed = true;
                     continue;
                 }
             };
@@ -53,25 +67,49 @@ impl Files {
                 len: meta.len(),
                 modified: meta.modified().ok(),
             };
-            match self.latest.remove(&file) {
-                Some((old, text)) if old == print => {
+            let old = self.latest.remove(&file);
+            if let Some((was, text)) = old {
+                if was == print {
+                    next.insert(file, (was, text));
+                    continue;
+                }
+                if self.is_moving(&file, Some(print)) {
+                    pending.insert(file.clone(), Some(print));
+                    next.insert(file, (was, text));
+                    continue;
+                }
+            } else if self.is_moving(&file, Some(print)) {
+                pending.insert(file, Some(print));
+                continue;
+            }
+            changed = true;
+            match std::fs::read_to_string(&file) {
+                Ok(text) => {
                     next.insert(file, (print, text));
                 }
-                _ => {
-                    changed = true;
-                    match std::fs::read_to_string(&file) {
-                        Ok(text) => {
-                            next.insert(file, (print, text));
-                        }
-                        Err(e) => errors.push(read_error(&file, &e)),
-                    }
-                }
+                Err(e) => errors.push(read_error(&file, &e)),
             }
         }
-        changed |= !self.latest.is_empty();
+        // What is left went away; an editor that deletes and rewrites
+        // comes back within a poll.
+        for (file, entry) in std::mem::take(&mut self.latest) {
+            if self.is_moving(&file, None) {
+                pending.insert(file.clone(), None);
+                next.insert(file, entry);
+            } else {
+                changed = true;
+            }
+        }
         self.latest = next;
+        self.pending = pending;
         self.errors = errors;
+        self.started = true;
         changed
+    }
+
+    /// Whether `file` looks different now (`now`) than at the last poll.
+    fn is_moving(&self, file: &PathBuf, now: Option<Fingerprint>) -> bool {
+        self.started && self.pending.get(file) != Some(&now)
     }
 }
 

@@ -68,6 +68,16 @@ impl Fixture {
             .unwrap();
     }
 
+    /// Polls until a change is read: the first poll only sees it, the
+    /// second (the file held still) reads it.
+    fn settle(&self) -> bool {
+        assert!(
+            !self.store.poll_files(),
+            "a change is read only once the file holds still"
+        );
+        self.store.poll_files()
+    }
+
     fn resources(&self) -> usize {
         self.compiler.rebuild();
         self.compiler.current().mesh.resources.len()
@@ -87,7 +97,7 @@ fn files_load_at_start() {
 fn a_broken_edit_is_refused_whole_and_the_last_good_set_serves() {
     let f = Fixture::new(&[("svc.yaml", SERVICE), ("dr.yaml", RULE)]);
     f.write("vs.yaml", &vs("v9"));
-    assert!(f.store.poll_files());
+    assert!(f.settle());
     assert_eq!(f.resources(), 2, "the subset does not exist: refused");
     let rejected = f.store.status().rejected.unwrap();
     assert_eq!(rejected.source, "files");
@@ -109,17 +119,44 @@ fn a_broken_edit_is_refused_whole_and_the_last_good_set_serves() {
     );
 
     f.write("vs.yaml", &vs("v1"));
-    assert!(f.store.poll_files());
+    assert!(f.settle());
     assert_eq!(f.resources(), 3);
     assert!(f.store.status().rejected.is_none());
 
     std::fs::remove_file(f.dir.path().join("config/vs.yaml")).unwrap();
-    assert!(f.store.poll_files());
+    assert!(f.settle());
     assert_eq!(
         f.resources(),
         2,
         "a deleted file takes its resources with it"
     );
+}
+
+#[test]
+fn a_file_caught_mid_write_is_not_judged() {
+    let f = Fixture::new(&[("svc.yaml", SERVICE), ("dr.yaml", RULE)]);
+    // An editor truncates, then writes: a poll in between sees an empty
+    // file, which is valid config that would delete the rule.
+    std::fs::write(f.dir.path().join("config/dr.yaml"), "").unwrap();
+    assert!(!f.store.poll_files());
+    f.write("dr.yaml", &RULE.replace("version: v1", "version: v2"));
+    assert!(!f.store.poll_files(), "still moving: not read");
+    assert_eq!(f.resources(), 2, "the rule was never taken away");
+    assert!(f.store.poll_files(), "held still for a poll: read");
+    assert_eq!(f.resources(), 2);
+    assert!(f.store.status().rejected.is_none());
+
+    // A file gone for one poll only (delete, then rewrite) is kept.
+    let path = f.dir.path().join("config/dr.yaml");
+    std::fs::remove_file(&path).unwrap();
+    assert!(!f.store.poll_files());
+    f.write("dr.yaml", RULE);
+    assert!(!f.store.poll_files());
+    assert_eq!(f.resources(), 2);
+    assert!(f.store.poll_files());
+    std::fs::remove_file(&path).unwrap();
+    assert!(f.settle());
+    assert_eq!(f.resources(), 1, "gone for good: its resources go too");
 }
 
 #[test]
@@ -243,12 +280,12 @@ fn a_change_parses_only_what_changed() {
         "dr.yaml",
         &RULE.replace("version: v1", "version: v1, tier: gold"),
     );
-    assert!(f.store.poll_files());
+    assert!(f.settle());
     // The edited file, and once the applied resource under the name it is
     // kept by in the state directory.
     assert_eq!(f.store.parses(), 5);
     f.write("dr.yaml", RULE);
-    assert!(f.store.poll_files());
+    assert!(f.settle());
     assert_eq!(f.store.parses(), 6, "from now on, only what changed");
 }
 
