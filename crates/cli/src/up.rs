@@ -2,7 +2,7 @@
 //! process with its own sidecar, under an in-process control plane, until
 //! Ctrl-C.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use weft_local::up::{self, Mode, Options, Up};
@@ -31,6 +31,10 @@ pub struct Args {
     /// pods' bridge, or on loopback in explicit mode).
     #[arg(long)]
     pub grpc_address: Option<SocketAddr>,
+    /// Where ingress gateways listen, each on its Gateway's port numbers
+    /// (ports under 1024 move up by 8000 without root: 80 → 8080).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub ingress_address: IpAddr,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -71,6 +75,7 @@ pub fn options(args: &Args) -> Result<Options, Error> {
         http: args.http_address,
         bin_dir: procs::bin_dir(),
         trust_domain: weft_identity::DEFAULT_TRUST_DOMAIN.to_string(),
+        ingress: args.ingress_address,
     })
 }
 
@@ -89,13 +94,24 @@ pub async fn run(args: Args) -> Result<(), Error> {
 /// The pods table and where to go next.
 pub fn print_summary(mesh: &Up) {
     let s = &mesh.state;
+    let gateways = s.pods.iter().filter(|p| p.role == "gateway").count();
+    let and_gateways = match gateways {
+        0 => String::new(),
+        1 => " and 1 ingress gateway".to_string(),
+        n => format!(" and {n} ingress gateways"),
+    };
     println!(
-        "\nweft up: {} pods in {} mode; control plane API http://{}",
-        s.pods.len(),
+        "\nweft up: {} pods{and_gateways} in {} mode; control plane API http://{}",
+        s.pods.len() - gateways,
         s.mode,
         s.api.map(|a| a.to_string()).unwrap_or_default()
     );
     crate::get::print_pods(&s.pods);
+    for g in s.pods.iter().filter(|p| p.role == "gateway") {
+        for (port, addr) in &g.ports {
+            println!("  ingress {} (gateway port {port}): http://{addr}/", g.name);
+        }
+    }
     println!(
         "\n  logs and sidecar configs: {}\n  weft get workloads | weft get services | weft exec <workload> -- <command> | weft apply -f <file>",
         mesh.dir.join("pods").display()

@@ -31,6 +31,13 @@ fn mesh_name(tag: &str) -> String {
     format!("{tag}{}", std::process::id() % 100_000)
 }
 
+/// A loopback address of this test process's own, for ingress gateways:
+/// tests run at once, and each gateway binds its Gateway's port numbers.
+fn ingress_address(n: u8) -> String {
+    let pid = std::process::id();
+    format!("127.{n}.{}.{}", (pid / 250) % 250, 1 + pid % 250)
+}
+
 fn up(name: &str, files: &[&Path], extra: &[&str]) -> Mesh {
     for bin in ["weft-proxy", "weft-sample"] {
         let dir = Path::new(WEFT).parent().unwrap();
@@ -240,9 +247,31 @@ fn bookinfo_runs_unchanged_in_explicit_mode_and_routes_live() {
     let name = mesh_name("ux");
     let bookinfo = Path::new(CONFORMANCE).join("platform/bookinfo.yaml");
     let images = samples().join("local-images.yaml");
-    let mut mesh = up(&name, &[&bookinfo, &images], &["--mode", "explicit"]);
+    let gateway = Path::new(CONFORMANCE).join("networking/bookinfo-gateway.yaml");
+    let ingress = ingress_address(90);
+    let mut mesh = up(
+        &name,
+        &[&bookinfo, &images, &gateway],
+        &["--mode", "explicit", "--ingress-address", &ingress],
+    );
     let summary = mesh.wait_ready();
-    assert!(summary.contains("6 pods in explicit mode"), "{summary}");
+    assert!(
+        summary.contains("6 pods and 1 ingress gateway in explicit mode"),
+        "{summary}"
+    );
+    let front = format!("{ingress}:8080");
+    assert!(
+        summary.contains(&format!(
+            "ingress istio-ingressgateway (gateway port 8080): http://{front}/"
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(
+            "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+        ),
+        "{summary}"
+    );
     assert!(
         summary.contains("spiffe://cluster.local/ns/default/sa/bookinfo-productpage"),
         "{summary}"
@@ -255,6 +284,13 @@ fn bookinfo_runs_unchanged_in_explicit_mode_and_routes_live() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Book Details"), "{page}");
     assert!(!page.contains("Error fetching product reviews"), "{page}");
+    // And through the ingress gateway, as bookinfo-gateway.yaml routes it
+    // (other paths are not routed: 404).
+    let (status, page) = get(&front, "/productpage", None);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Book Details"), "{page}");
+    assert!(!page.contains("Error fetching product reviews"), "{page}");
+    assert_eq!(get(&front, "/details/0", None).0, 404);
 
     // Services list their instances.
     let services = weft(&["get", "services", "--mesh", &name]);
@@ -299,7 +335,7 @@ fn bookinfo_runs_unchanged_in_explicit_mode_and_routes_live() {
         std::thread::sleep(Duration::from_millis(100));
     }
     for _ in 0..10 {
-        let (_, jason) = get(&productpage, "/productpage", Some("user=jason"));
+        let (_, jason) = get(&front, "/productpage", Some("user=jason"));
         assert_eq!(reviews_version(&jason), "reviews-v2");
         assert!(
             jason.contains("<font color=\"black\">★"),
@@ -310,7 +346,7 @@ fn bookinfo_runs_unchanged_in_explicit_mode_and_routes_live() {
 
     // Ctrl-C: everything stops, nothing is left.
     let pids = pids(&name);
-    assert_eq!(pids.len(), 12, "6 sidecars and 6 apps: {pids:?}");
+    assert_eq!(pids.len(), 13, "6 sidecars, 6 apps, a gateway: {pids:?}");
     mesh.signal(Signal::SIGINT);
     let status = mesh.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "{status:?}\n{}", mesh.stderr.lock());
@@ -479,4 +515,30 @@ spec:
     cmd_err.retain(|c| c != '\r');
     assert!(cmd_err.contains(&addr), "{cmd_err}");
     assert!(cmd_err.contains("--http-address"), "{cmd_err}");
+
+    // A gateway port already in use: found after the control plane and
+    // the sidecars started, which are stopped again.
+    let ingress = ingress_address(91);
+    let _taken = std::net::TcpListener::bind(format!("{ingress}:8080")).unwrap();
+    let gw = write(
+        "gw.yaml",
+        "apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: front }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 8080, name: http, protocol: HTTP }, hosts: ['*'] }]
+",
+    );
+    let err = refused(
+        &mesh_name("ub5"),
+        &[&f, &gw],
+        &["--ingress-address", &ingress],
+    );
+    assert!(
+        err.contains(&format!(
+            "the ingress gateway istio-ingressgateway cannot listen on {ingress}:8080 for gateway port 8080 of default/front"
+        )) && err.contains("--ingress-address"),
+        "{err}"
+    );
 }

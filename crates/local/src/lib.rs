@@ -3,6 +3,7 @@
 //! sidecar and identity, either in network-namespace pods with transparent
 //! capture (root on Linux) or on loopback with explicit proxies.
 
+pub mod gateway;
 pub mod hosts;
 pub mod plan;
 pub mod pod;

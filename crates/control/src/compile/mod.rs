@@ -28,6 +28,7 @@ use tokio::sync::{Notify, watch};
 use weft_api::Resource;
 use weft_proto::discovery::Node;
 
+pub use gateway::{GATEWAY_CLASSES, GATEWAY_NAME_LABEL};
 pub use generation::Generation;
 pub use routes::Caller;
 

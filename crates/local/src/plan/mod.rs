@@ -304,7 +304,7 @@ fn container(
 // === impl Origin ===
 
 impl Origin {
-    fn of(r: &Resource) -> Self {
+    pub(crate) fn of(r: &Resource) -> Self {
         Self {
             file: r.source.file.clone(),
             line: r.source.line,

@@ -12,6 +12,8 @@ mod http_route;
 mod istio;
 mod kube;
 
+pub use kube::CLASSES as GATEWAY_CLASSES;
+
 use std::collections::BTreeMap;
 
 use weft_api::host;

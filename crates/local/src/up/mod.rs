@@ -10,11 +10,15 @@ use tokio::process::Command;
 use weft_api::ResourceSet;
 use weft_control::run::{self, Settings};
 
+use crate::gateway::GatewayPlan;
 use crate::plan::{Expand, Plan, Workload};
 use crate::pod::{self, Network};
 use crate::sidecar::{self, Sidecar, Wiring};
 use crate::state::{self, MeshState, PodState};
 use crate::supervise::{ProcRecord, Procs};
+
+mod gateway;
+mod wait;
 
 /// How long a workload certificate lives; renewed at 80%.
 const CERT_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -48,6 +52,8 @@ pub struct Options {
     /// Where `weft-proxy` and `weft-sample` are.
     pub bin_dir: PathBuf,
     pub trust_domain: String,
+    /// Where ingress gateways listen (each on its Gateway's port numbers).
+    pub ingress: IpAddr,
 }
 
 /// Why the mesh did not come up.
@@ -101,6 +107,10 @@ pub async fn up(opts: &Options, say: &dyn Fn(&str)) -> Result<Up, UpError> {
         return Err(UpError::Config(findings(&set)));
     }
     let plan = Plan::from_resources(&set.resources, &opts.bin_dir)?;
+    let gateways = crate::gateway::plan(&set.resources, &plan.workloads);
+    for note in &gateways.notes {
+        say(note);
+    }
     let proxy_bin =
         crate::plan::find_program("weft-proxy", &opts.bin_dir).map_err(UpError::Start)?;
     let transparent = match opts.mode {
@@ -155,7 +165,10 @@ pub async fn up(opts: &Options, say: &dyn Fn(&str)) -> Result<Up, UpError> {
         network,
         hosts: None,
     };
-    match up.start(&plan, &proxy_bin, say).await {
+    match up
+        .start(&plan, &gateways.gateways, opts, &proxy_bin, say)
+        .await
+    {
         Ok(()) => Ok(up),
         Err(e) => {
             up.stop().await;
@@ -212,6 +225,8 @@ impl Up {
     async fn start(
         &mut self,
         plan: &Plan,
+        gateways: &[GatewayPlan],
+        opts: &Options,
         proxy_bin: &Path,
         say: &dyn Fn(&str),
     ) -> Result<(), UpError> {
@@ -264,6 +279,7 @@ impl Up {
                 });
             }
         }
+        let gateway_bin = proxy_bin;
         let proxy_bin = match &self.network {
             Some(_) => crate::proxy_user::proxy_binary(proxy_bin, &self.dir.join("bin"))
                 .map_err(|e| io_err(proxy_bin, e))?,
@@ -275,14 +291,22 @@ impl Up {
             self.start_sidecar(p, control, proxy_bin)?;
         }
         let deadline = started + START_LIMIT;
+        // Gateways run on the host as this user, from the binary as found.
+        let gateway_states = self
+            .start_gateways(gateways, opts.ingress, gateway_bin, deadline)
+            .await?;
         let mut states = Vec::new();
         for p in &mut pods {
-            let bound = self.wait_bound(p, deadline).await?;
+            let what = format!("the sidecar of {}", p.name);
+            let log = p.dir.join("sidecar.log");
+            let bound = self.wait_bound(&what, &p.bound, &log, deadline).await?;
             p.reserved.clear();
             let proxy = bound_addr(&bound, "/listeners/outbound").filter(|_| p.pod.is_none());
             self.start_apps(p, proxy)?;
             states.push(self.pod_state(p, &bound));
         }
+        let proxies = states.len() + gateway_states.len();
+        states.extend(gateway_states);
         self.state.pods = states;
         self.state.procs = self.procs.records();
         state::write(&self.dir, &self.state).map_err(|e| io_err(&self.dir, e))?;
@@ -294,12 +318,17 @@ impl Up {
                     .collect(),
             ));
         }
+        let and_gateways = match gateways.len() {
+            0 => String::new(),
+            1 => " and 1 gateway".to_string(),
+            n => format!(" and {n} gateways"),
+        };
         say(&format!(
-            "{} pods started in {} mode; waiting for every sidecar to hold its config",
+            "{} pods{and_gateways} started in {} mode; waiting for every proxy to hold its config",
             pods.len(),
             self.state.mode
         ));
-        self.wait_synced(pods.len(), deadline).await
+        self.wait_synced(proxies, deadline).await
     }
 
     fn start_sidecar(
@@ -420,79 +449,6 @@ impl Up {
         Ok(())
     }
 
-    /// Waits for a sidecar's bound-addresses file; a sidecar that exits
-    /// first fails the start with the end of its log.
-    async fn wait_bound(
-        &mut self,
-        p: &Starting<'_>,
-        deadline: Instant,
-    ) -> Result<serde_json::Value, UpError> {
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&p.bound)
-                && let Ok(v) = serde_json::from_str(&text)
-            {
-                return Ok(v);
-            }
-            self.check_children()?;
-            if Instant::now() > deadline {
-                return Err(UpError::Start(format!(
-                    "the sidecar of {} did not start within {START_LIMIT:?}; its log: {}",
-                    p.name,
-                    p.dir.join("sidecar.log").display()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// Fails if any child has exited, naming it with its log's last lines.
-    fn check_children(&mut self) -> Result<(), UpError> {
-        match self.procs.exited() {
-            Some((r, status)) => Err(exited(&r, status)),
-            None => Ok(()),
-        }
-    }
-
-    /// Waits until `n` sidecars are connected and each ACKed what it was
-    /// sent, and no new generation has been built for a moment.
-    async fn wait_synced(&mut self, n: usize, deadline: Instant) -> Result<(), UpError> {
-        use weft_control::server::SyncState;
-        let mut quiet_since: Option<(Instant, u64)> = None;
-        loop {
-            self.check_children()?;
-            let list = self.control.registry.list();
-            let synced = list.len() >= n && list.iter().all(|p| p.state == SyncState::Synced);
-            let generation = self.control.compiler.current().number;
-            if synced {
-                match quiet_since {
-                    Some((t, g))
-                        if g == generation && t.elapsed() >= Duration::from_millis(300) =>
-                    {
-                        return Ok(());
-                    }
-                    Some((_, g)) if g == generation => {}
-                    _ => quiet_since = Some((Instant::now(), generation)),
-                }
-            } else {
-                quiet_since = None;
-            }
-            if Instant::now() > deadline {
-                let waiting: Vec<String> = list
-                    .iter()
-                    .filter(|p| p.state != SyncState::Synced)
-                    .map(|p| p.id.clone())
-                    .collect();
-                return Err(UpError::Start(format!(
-                    "not every sidecar holds its config after {START_LIMIT:?} ({} of {n} connected; waiting for: {}); see the logs under {}",
-                    list.len(),
-                    waiting.join(", "),
-                    self.dir.display()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
     fn pod_state(&self, p: &Starting<'_>, bound: &serde_json::Value) -> PodState {
         let w = p.workload;
         let ports = p
@@ -530,24 +486,6 @@ impl Up {
         }
     }
 
-    /// Runs until Ctrl-C or SIGTERM (`Ok`), or until a process exits
-    /// (`Err` naming it).
-    pub async fn wait(&mut self) -> Result<(), UpError> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (mut term, mut int) = match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(t), Ok(i)) => (t, i),
-            _ => return Err(UpError::Start("cannot listen for signals".into())),
-        };
-        tokio::select! {
-            _ = term.recv() => Ok(()),
-            _ = int.recv() => Ok(()),
-            (r, status) = self.procs.any_exit() => Err(exited(&r, status)),
-        }
-    }
-
     /// The control plane, for in-process callers (tests, the demo).
     pub fn control(&self) -> &run::Running {
         &self.control
@@ -575,15 +513,6 @@ impl Up {
             tracing::warn!(dir = %self.dir.display(), "removing the state directory: {e}");
         }
     }
-}
-
-fn exited(r: &ProcRecord, status: std::process::ExitStatus) -> UpError {
-    UpError::Start(format!(
-        "{} exited ({status}); the end of its log ({}):\n{}",
-        r.name,
-        r.log.display(),
-        crate::supervise::tail(&r.log, 10)
-    ))
 }
 
 fn bound_addr(bound: &serde_json::Value, pointer: &str) -> Option<SocketAddr> {
