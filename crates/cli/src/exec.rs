@@ -15,7 +15,7 @@ pub struct Args {
     /// The command and its arguments (after `--`).
     #[arg(last = true, required = true)]
     command: Vec<String>,
-    #[arg(long, default_value = "weft")]
+    #[arg(long, default_value = crate::up::DEFAULT_MESH)]
     mesh: String,
 }
 

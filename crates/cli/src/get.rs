@@ -13,7 +13,7 @@ pub struct Args {
     #[arg(value_enum)]
     what: What,
     /// The mesh, as `weft up --mesh` named it.
-    #[arg(long, default_value = "weft")]
+    #[arg(long, default_value = crate::up::DEFAULT_MESH)]
     mesh: String,
     /// Print JSON instead of a table.
     #[arg(short, long, value_enum, default_value_t = Output::Table)]

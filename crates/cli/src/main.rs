@@ -11,7 +11,6 @@ mod control;
 mod demo;
 mod exec;
 mod get;
-mod procs;
 mod proxies;
 mod table;
 mod token;
@@ -27,8 +26,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a small mesh on this machine: two services, each with its own
-    /// weft-proxy sidecar, and a traffic generator.
+    /// Run bookinfo on this machine: six pods with their sidecars, an
+    /// ingress gateway and a traffic generator, until Ctrl-C.
     Demo(demo::Args),
     /// Run every workload in the files as local processes, each with its
     /// own sidecar and identity, under an in-process control plane.

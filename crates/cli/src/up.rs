@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use weft_local::up::{self, Mode, Options, Up};
 
-use crate::procs;
+use crate::client::DEFAULT_CONTROL;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -16,16 +16,23 @@ pub struct Args {
     /// mesh config.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub mesh: MeshArgs,
+}
+
+/// How and where a local mesh runs (`weft up`, `weft demo`).
+#[derive(clap::Args, Debug)]
+pub struct MeshArgs {
     /// How pods are wired: `transparent` (network namespaces and iptables;
     /// needs root on Linux), `explicit` (loopback; apps call through
     /// their sidecar's HTTP proxy), or `auto` (transparent when possible).
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     pub mode: ModeArg,
     /// Names the mesh's state directory, network namespaces and bridge.
-    #[arg(long, default_value = "weft", value_parser = parse_mesh_name)]
+    #[arg(long, default_value = DEFAULT_MESH, value_parser = parse_mesh_name)]
     pub mesh: String,
     /// The control plane's HTTP API (`weft apply`, `weft get`).
-    #[arg(long, default_value = "127.0.0.1:15014")]
+    #[arg(long, default_value = DEFAULT_CONTROL)]
     pub http_address: SocketAddr,
     /// The config stream sidecars connect to (default: port 15012 on the
     /// pods' bridge, or on loopback in explicit mode).
@@ -36,6 +43,9 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     pub ingress_address: IpAddr,
 }
+
+/// The mesh `weft get` and `weft exec` look for by default.
+pub const DEFAULT_MESH: &str = "weft";
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ModeArg {
@@ -62,9 +72,9 @@ fn parse_mesh_name(s: &str) -> Result<String, String> {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-pub fn options(args: &Args) -> Result<Options, Error> {
-    Ok(Options {
-        files: args.files.clone(),
+pub fn options(files: Vec<PathBuf>, args: &MeshArgs) -> Options {
+    Options {
+        files,
         mesh: args.mesh.clone(),
         mode: match args.mode {
             ModeArg::Auto => Mode::Auto,
@@ -73,14 +83,14 @@ pub fn options(args: &Args) -> Result<Options, Error> {
         },
         grpc: args.grpc_address,
         http: args.http_address,
-        bin_dir: procs::bin_dir(),
+        bin_dir: bin_dir(),
         trust_domain: weft_identity::DEFAULT_TRUST_DOMAIN.to_string(),
         ingress: args.ingress_address,
-    })
+    }
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
-    let opts = options(&args)?;
+    let opts = options(args.files, &args.mesh);
     let say = |s: &str| eprintln!("{s}");
     let mut mesh = up::up(&opts, &say).await?;
     print_summary(&mesh);
@@ -116,4 +126,18 @@ pub fn print_summary(mesh: &Up) {
         "\n  logs and sidecar configs: {}\n  weft get workloads | weft get services | weft exec <workload> -- <command> | weft apply -f <file>",
         mesh.dir.join("pods").display()
     );
+}
+
+/// Where weft's binaries are (`weft-proxy`, `weft-sample`):
+/// `$WEFT_BIN_DIR`, else beside `weft`.
+pub fn bin_dir() -> PathBuf {
+    std::env::var_os("WEFT_BIN_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()?
+                .parent()
+                .map(std::path::Path::to_path_buf)
+        })
+        .unwrap_or_default()
 }
