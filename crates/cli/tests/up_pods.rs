@@ -3,15 +3,24 @@
 //! namespace of its own (its "host"), so default ports and the gateway
 //! address never meet another test's.
 //!
-//! Needs root, `ip`, `iptables` and `setpriv`
+//! Needs root, `ip`, `iptables`, `setpriv`, `nsenter` and `tcpdump`
 //! (`scripts/install-test-deps.sh`); fails, never skips, without them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use weft_local::pod::GATEWAY;
+use weft_local::sidecar::METRICS_PORT;
+use weft_testkit::metrics;
 use weft_testkit::netns::Netns;
+
+use support::pcap::{self, Capture};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const CONFORMANCE: &str = "../../../shared/conformance/istio/bookinfo";
@@ -64,10 +73,13 @@ impl Host {
     }
 
     /// `curl` inside `workload`'s pod, through `weft exec`.
-    fn curl_in(&self, workload: &str, url: &str) -> String {
-        self.run(&[
-            "exec", "--mesh", &self.mesh, workload, "--", "curl", "-s", "-m", "5", url,
-        ])
+    fn curl_in(&self, workload: &str, url: &str, extra: &[&str]) -> String {
+        let mut args = vec![
+            "exec", "--mesh", &self.mesh, workload, "--", "curl", "-sS", "-m", "5",
+        ];
+        args.extend_from_slice(extra);
+        args.push(url);
+        self.run(&args)
     }
 
     /// `curl` from the host namespace.
@@ -86,12 +98,20 @@ impl Host {
     }
 }
 
+/// Istio's bookinfo, the image map, and its ingress in Gateway API terms
+/// (the demo's test covers Istio's Gateway).
 fn bookinfo() -> Vec<PathBuf> {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples");
     vec![
         Path::new(CONFORMANCE).join("platform/bookinfo.yaml"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/bookinfo/local-images.yaml"),
+        samples.join("bookinfo/local-images.yaml"),
+        samples.join("gateway-api/bookinfo-gateway.yaml"),
     ]
 }
+
+/// The Gateway API gateway's address: its listener's port 80, bound as
+/// numbered since the test runs as root.
+const INGRESS: &str = "http://127.0.0.1:80";
 
 /// Waits for the summary on stdout; returns it.
 fn wait_ready(child: &mut Child) -> String {
@@ -133,18 +153,107 @@ impl StderrOf for Child {
     }
 }
 
-fn pod_ip(host: &Host, workload: &str) -> String {
+/// A pod, as `weft get workloads` shows it.
+struct Pod {
+    ip: IpAddr,
+    identity: String,
+}
+
+/// The mesh's pods, by workload.
+fn pods(host: &Host) -> BTreeMap<String, Pod> {
     let pods: serde_json::Value =
         serde_json::from_str(&host.run(&["get", "workloads", "-o", "json", "--mesh", &host.mesh]))
             .unwrap();
     pods.as_array()
         .unwrap()
         .iter()
-        .find(|p| p["workload"] == workload)
-        .unwrap()["ip"]
-        .as_str()
-        .unwrap()
-        .to_string()
+        .map(|p| {
+            let pod = Pod {
+                ip: p["ip"].as_str().unwrap().parse().unwrap(),
+                identity: p["identity"].as_str().unwrap().to_string(),
+            };
+            (p["workload"].as_str().unwrap().to_string(), pod)
+        })
+        .collect()
+}
+
+/// Checks the bridge's capture of the product page's calls: that it holds
+/// productpage's connections to details and to reviews, that every
+/// connection between pods opens with mesh mTLS, and that none of the
+/// plaintext those calls carry crossed the bridge.
+fn assert_pods_speak_mtls(pcap: &[u8], pods: &BTreeMap<String, Pod>) {
+    let connections = pcap::connections(&pcap::segments(pcap));
+    let workload = |addr: &SocketAddr| {
+        pods.iter()
+            .find(|(_, p)| p.ip == addr.ip())
+            .map(|(w, _)| w.as_str())
+    };
+    // The filter left the host out; anything else would be no pod's.
+    for (client, server) in connections.keys() {
+        assert!(
+            workload(client).is_some() && workload(server).is_some(),
+            "{client} -> {server} is not between two pods"
+        );
+    }
+    // So that the checks below cannot pass on an empty capture: the page's
+    // calls to details and to reviews crossed the bridge, both ways.
+    let shown: Vec<String> = connections
+        .iter()
+        .map(|((c, s), st)| {
+            format!(
+                "{c} -> {s}: {} bytes, {} back",
+                st.to_server.len(),
+                st.to_client.len()
+            )
+        })
+        .collect();
+    for to in ["details-", "reviews-"] {
+        assert!(
+            connections.iter().any(|((c, s), st)| {
+                workload(c) == Some("productpage-v1")
+                    && workload(s).is_some_and(|w| w.starts_with(to))
+                    && s.port() == 9080
+                    && !st.to_server.is_empty()
+                    && !st.to_client.is_empty()
+            }),
+            "no productpage -> {to}* connection on the bridge: {shown:#?}"
+        );
+    }
+    // Whether the sidecars speak HTTP/1.1 or HTTP/2 in the clear: HPACK may
+    // hide a request line, but not the HTTP/2 preface, nor details' body.
+    pcap::assert_mesh_tls(
+        pcap,
+        &connections,
+        &[
+            b"GET /details",
+            b"GET /reviews",
+            b"William Shakespeare",
+            b"HTTP/1.1",
+            b"PRI * HTTP/2.0",
+        ],
+    );
+}
+
+/// The requests details' sidecar took in over mTLS from `principal`, by
+/// its Prometheus counter (the metrics port is outside the capture rules,
+/// so the host reads it at the pod's address).
+fn mtls_requests_to_details(host: &Host, details: IpAddr, principal: &str) -> f64 {
+    let url = format!(
+        "http://{}/stats/prometheus",
+        SocketAddr::new(details, METRICS_PORT)
+    );
+    let (ok, text) = host.curl(&url, &[]);
+    assert!(ok, "cannot scrape {url}");
+    metrics::sum(
+        &text,
+        "istio_requests_total",
+        &[
+            ("reporter", "destination"),
+            ("source_principal", principal),
+            ("connection_security_policy", "mutual_tls"),
+        ],
+    )
+    .unwrap_or(0.0)
 }
 
 fn served_by(page: &str) -> &str {
@@ -193,25 +302,53 @@ fn stop(child: &mut Child) {
 #[test]
 fn bookinfo_in_pods_routes_by_user_refuses_bypass_and_leaves_nothing() {
     weft_testkit::netns::require();
+    let tcpdump = pcap::tcpdump_bin();
     let host = Host::new("upt");
     let mut child = Running(host.up(&bookinfo()));
     let child = &mut child.0;
     let summary = wait_ready(child);
-    assert!(summary.contains("6 pods in transparent mode"), "{summary}");
+    assert!(
+        summary.contains("6 pods and 1 ingress gateway in transparent mode"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "ingress bookinfo-gateway-istio (gateway port 80): {INGRESS}/"
+        )),
+        "{summary}"
+    );
+    let pods = pods(&host);
+
+    // Everything between pods crosses the bridge in the switch namespace,
+    // named after the mesh. tcpdump puts br0 in promiscuous mode, so the
+    // bridge hands it every frame it forwards, not only those for itself.
+    // Started before any pod calls another, it sees each connection from
+    // its SYN. The host (the gateway address) is outside the mesh and talks
+    // plaintext to productpage by design: the filter leaves it out.
+    let capture = Capture::start(
+        &Path::new("/run/netns").join(&host.mesh),
+        &tcpdump,
+        "br0",
+        &format!("ip and tcp and not host {GATEWAY}"),
+    );
 
     // The product page renders; its calls went by service name through
     // the pods' /etc/hosts and sidecars.
-    let productpage = format!(
-        "http://{}:9080/productpage",
-        pod_ip(&host, "productpage-v1")
-    );
+    let productpage = format!("http://{}:9080/productpage", pods["productpage-v1"].ip);
     let (ok, page) = host.curl(&productpage, &[]);
+    assert!(ok && page.contains("Book Details"), "{page}");
+    assert!(!page.contains("Error fetching product reviews"), "{page}");
+    // And through the ingress gateway, as the HTTPRoute routes it.
+    let (ok, page) = host.curl(&format!("{INGRESS}/productpage"), &[]);
     assert!(ok && page.contains("Book Details"), "{page}");
     assert!(!page.contains("Error fetching product reviews"), "{page}");
 
     // Inside a pod, `weft exec` sees the mesh's names.
-    let out = host.curl_in("productpage", "http://details:9080/details/0");
+    let out = host.curl_in("productpage", "http://details:9080/details/0", &[]);
     assert!(out.contains("William Shakespeare"), "{out}");
+
+    // On the wire between pods, all of it was mTLS.
+    assert_pods_speak_mtls(&capture.stop(), &pods);
 
     // jason sees reviews v2 once the sample VirtualService is applied.
     let net = Path::new(CONFORMANCE).join("networking");
@@ -249,15 +386,46 @@ fn bookinfo_in_pods_routes_by_user_refuses_bypass_and_leaves_nothing() {
     )
     .unwrap();
     host.run(&["apply", "-f", strict.path().to_str().unwrap()]);
-    let details = format!("http://{}:9080/details/0", pod_ip(&host, "details-v1"));
+    let details_ip = pods["details-v1"].ip;
+    let details = format!("http://{details_ip}:9080/details/0");
     let deadline = Instant::now() + Duration::from_secs(10);
     while host.curl(&details, &[]).0 {
         assert!(Instant::now() < deadline, "STRICT did not refuse plaintext");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // productpage's app dials details' pod address itself: no service
+    // address, no hosts entry. Its sidecar captures the connection, routes
+    // the request by its Host header to the details service and originates
+    // mTLS; had the connection left the pod as the app made it, STRICT
+    // would refuse it as it refuses the host's, Host header or not.
+    // (Without the header a pod address is no service's, and the sidecar
+    // passes the request through as it is, in plaintext, as Istio's
+    // PassthroughCluster does: STRICT refuses that too.)
+    let principal = &pods["productpage-v1"].identity;
+    let before = mtls_requests_to_details(&host, details_ip, principal);
+    let host_header = ["-H", "host: details:9080"];
+    let out = host.curl_in("productpage", &details, &host_header);
+    assert!(out.contains("William Shakespeare"), "by pod address: {out}");
+    assert!(!host.curl(&details, &host_header).0, "the host got through");
+    // details' sidecar took it in over mTLS from productpage's identity.
+    // Polled: the sidecar counts a request once its response has ended,
+    // which may be just after curl has read it all.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mtls_requests_to_details(&host, details_ip, principal) <= before {
+        assert!(
+            Instant::now() < deadline,
+            "details' sidecar counted no mTLS request from {principal}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // By name, through its sidecar, productpage still reaches details.
-    let out = host.curl_in("productpage", "http://details:9080/details/0");
+    let out = host.curl_in("productpage", "http://details:9080/details/0", &[]);
     assert!(out.contains("William Shakespeare"), "under STRICT: {out}");
+    // And the ingress gateway, a meshed caller with an identity of its
+    // own, still reaches productpage: its hop into the mesh is mTLS.
+    let (ok, page) = host.curl(&format!("{INGRESS}/productpage"), &["-b", "user=jason"]);
+    assert!(ok && page.contains("Book Details"), "under STRICT: {page}");
+    assert_eq!(served_by(&page), "reviews-v2");
 
     // Ctrl-C: no process, namespace, hosts directory or state is left.
     let state: serde_json::Value = serde_json::from_slice(

@@ -2,3 +2,4 @@
 
 pub mod bookinfo;
 pub mod gateway;
+pub mod pcap;

@@ -18,6 +18,7 @@ use crate::state::{self, MeshState, PodState};
 use crate::supervise::{ProcRecord, Procs};
 
 mod gateway;
+mod ports;
 mod wait;
 
 /// How long a workload certificate lives; renewed at 80%.
@@ -254,7 +255,7 @@ impl Up {
                     None => {
                         let mut ports = Vec::new();
                         for p in &w.ports {
-                            let l = reserve_port()?;
+                            let l = ports::reserve_app_port()?;
                             ports.push((
                                 p.port,
                                 l.local_addr()
@@ -295,15 +296,20 @@ impl Up {
         let gateway_states = self
             .start_gateways(gateways, opts.ingress, gateway_bin, deadline)
             .await?;
-        let mut states = Vec::new();
-        for p in &mut pods {
+        // Every proxy has bound its listeners before any app port is let
+        // go, so none of their port-0 listeners can land on one.
+        let mut bounds = Vec::new();
+        for p in &pods {
             let what = format!("the sidecar of {}", p.name);
             let log = p.dir.join("sidecar.log");
-            let bound = self.wait_bound(&what, &p.bound, &log, deadline).await?;
+            bounds.push(self.wait_bound(&what, &p.bound, &log, deadline).await?);
+        }
+        let mut states = Vec::new();
+        for (p, bound) in pods.iter_mut().zip(&bounds) {
             p.reserved.clear();
-            let proxy = bound_addr(&bound, "/listeners/outbound").filter(|_| p.pod.is_none());
+            let proxy = bound_addr(bound, "/listeners/outbound").filter(|_| p.pod.is_none());
             self.start_apps(p, proxy)?;
-            states.push(self.pod_state(p, &bound));
+            states.push(self.pod_state(p, bound));
         }
         let proxies = states.len() + gateway_states.len();
         states.extend(gateway_states);
@@ -527,14 +533,6 @@ fn own_record() -> Option<ProcRecord> {
         start_time: crate::supervise::start_time(pid)?,
         log: PathBuf::new(),
     })
-}
-
-/// A free loopback port for an app, held until the app starts. The app
-/// binds it itself, so there is a moment in which another program could
-/// take it; the app then fails to start and `weft up` says so.
-fn reserve_port() -> Result<std::net::TcpListener, UpError> {
-    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(|e| UpError::Start(format!("cannot find a free local port: {e}")))
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> UpError {
