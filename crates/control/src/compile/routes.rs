@@ -95,6 +95,7 @@ pub fn http_routes(
             matches,
             backends,
             timeout: rule.timeout.map(|t| t.0),
+            ..HttpRoute::default()
         });
     }
     routes
@@ -184,6 +185,7 @@ pub(super) fn request_match(m: &HttpMatchRequest) -> RouteMatch {
         }),
         method: m.method.as_ref().and_then(|v| v.exact.clone()),
         headers,
+        ..RouteMatch::default()
     }
 }
 
@@ -224,6 +226,7 @@ fn backends(
                 } else {
                     u32::try_from(rd.weight).unwrap_or(0)
                 },
+                ..Backend::default()
             }
         })
         .collect()

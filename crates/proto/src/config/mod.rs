@@ -10,6 +10,7 @@ mod gateway;
 mod listener;
 mod load;
 mod locate;
+mod route_actions;
 mod service;
 mod tls;
 mod validate;
@@ -28,9 +29,13 @@ pub use gateway::{GatewayServer, ServerTls, VirtualHost};
 pub use listener::{Direction, Interception, Listener, ListenerProtocol};
 pub use load::{ConfigError, LoadError};
 pub use locate::LineIndex;
+pub use route_actions::{
+    AbortStatus, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps, Redirect,
+    RedirectPort, RegexRewrite, ResponseBody, Rewrite,
+};
 pub use service::{
-    AppProtocol, Backend, HeaderMatch, HttpRoute, InboundPort, PathMatch, RouteMatch, Service,
-    ServicePort, StringMatch,
+    AppProtocol, Backend, HeaderMatch, HttpRoute, InboundPort, PathMatch, QueryMatch, RouteMatch,
+    Service, ServicePort, StringMatch,
 };
 pub use tls::{MtlsMode, PeerAuthentication, TrustRoots, UpstreamTls, UpstreamTlsMode};
 

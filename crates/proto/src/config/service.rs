@@ -4,6 +4,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::defaults;
+use super::route_actions::{DirectResponse, Fault, HeaderOps, Redirect, Rewrite};
 
 /// A service this workload can call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,7 +57,7 @@ pub enum AppProtocol {
 }
 
 /// An HTTP route: when a request matches, where it goes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRoute {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +74,22 @@ pub struct HttpRoute {
         skip_serializing_if = "Option::is_none"
     )]
     pub timeout: Option<Duration>,
+    /// Injected before routing: a matching request may be delayed or
+    /// answered without ever reaching a backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+    /// Answer with a redirect instead of forwarding (`backends` empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<Redirect>,
+    /// Answer with this response instead of forwarding (`backends` empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_response: Option<DirectResponse>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<Rewrite>,
+    /// Edits for every request of this route, applied after the chosen
+    /// backend's own (so the route's win).
+    #[serde(default, skip_serializing_if = "HeaderOps::is_empty")]
+    pub headers: HeaderOps,
 }
 
 /// Conditions on a request; all present conditions must hold.
@@ -85,6 +102,23 @@ pub struct RouteMatch {
     pub method: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderMatch>,
+    /// The Host / `:authority`, port included as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<StringMatch>,
+    /// Query parameters (`Present(true)`: the name appears, any value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query: Vec<QueryMatch>,
+    /// `path` ignores ASCII case (exact and prefix).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub path_ignore_case: bool,
+}
+
+/// A condition on one query parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryMatch {
+    pub name: String,
+    pub value: StringMatch,
 }
 
 /// How a request path is matched (the query string is not part of the path).
@@ -117,12 +151,15 @@ pub enum StringMatch {
 }
 
 /// A weighted destination of a route.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Backend {
     pub cluster: String,
     #[serde(default = "defaults::weight")]
     pub weight: u32,
+    /// Edits for requests sent here (and their responses).
+    #[serde(default, skip_serializing_if = "HeaderOps::is_empty")]
+    pub headers: HeaderOps,
 }
 
 /// A port of this workload that accepts traffic from the mesh.

@@ -10,7 +10,9 @@ use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
 use weft_testkit::{PATIENCE, client, eventually};
 
-use crate::support::{ECHO, Proc, announcing_server, call, config, read_to_close, refused};
+use crate::support::{
+    ECHO, Proc, announcing_server, call, config, read_to_close, refused, try_call,
+};
 
 /// Starts a request for `/delay/<ms>` through `listener` and returns once
 /// the upstream has it, with the task that finishes it.
@@ -61,7 +63,21 @@ async fn wait_draining(proxy: &Proc) {
 async fn assert_draining_until_done<T>(proxy: &Proc, task: &tokio::task::JoinHandle<T>) {
     let mut checks = 0;
     while !task.is_finished() {
-        let ready = call(proxy.admin(), Method::GET, "/ready").await;
+        // The request may end, and the process exit, between the check
+        // above and this call: then the call fails and the task is done.
+        let ready = match try_call(proxy.admin(), Method::GET, "/ready").await {
+            Ok(r) => r,
+            Err(e) => {
+                let ended = tokio::time::timeout(Duration::from_secs(2), async {
+                    while !task.is_finished() {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                })
+                .await;
+                assert!(ended.is_ok(), "the admin port failed mid-drain: {e}");
+                break;
+            }
+        };
         assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(ready.text(), "DRAINING\n");
         assert!(refused(proxy.listener("outbound")).await);

@@ -130,13 +130,24 @@ impl DerefMut for Proc {
 
 /// One request to an admin-style endpoint on a fresh connection.
 pub async fn call(addr: SocketAddr, method: Method, path: &str) -> Collected {
+    try_call(addr, method, path).await.unwrap()
+}
+
+/// [`call`], for a process that may exit meanwhile: failures are returned.
+pub async fn try_call(addr: SocketAddr, method: Method, path: &str) -> Result<Collected, String> {
     let req = Request::builder()
         .method(method)
         .uri(path)
         .header("host", "admin")
         .body(client::empty())
-        .unwrap();
-    client::collect(client::h1(addr).await.send_request(req).await.unwrap()).await
+        .map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let rsp = send.send_request(req).await.map_err(|e| e.to_string())?;
+    Ok(client::collect(rsp).await)
 }
 
 /// Whether a TCP connect to `addr` is refused.

@@ -88,6 +88,7 @@ pub(super) fn entries(
                     matches,
                     backends: backends.clone(),
                     timeout,
+                    ..HttpRoute::default()
                 },
             });
         }
@@ -124,6 +125,7 @@ fn convert(m: &HttpRouteMatch) -> (Precedence, Vec<RouteMatch>) {
         path: Some(path),
         method: method.clone(),
         headers: headers.clone(),
+        ..RouteMatch::default()
     };
     let (path_kind, matches) = match kind {
         PathMatchType::Exact => (0, vec![with(PathMatch::Exact(value.to_string()))]),
@@ -197,6 +199,7 @@ fn backends(
             Some(Backend {
                 cluster: use_cluster(cref, clusters),
                 weight: u32::try_from(b.weight()).unwrap_or(1),
+                ..Backend::default()
             })
         })
         .collect()

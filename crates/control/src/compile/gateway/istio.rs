@@ -185,6 +185,7 @@ fn http_routes(
                 } else {
                     u32::try_from(rd.weight).unwrap_or(0)
                 },
+                ..Backend::default()
             })
             .collect();
         if backends.is_empty() {
@@ -195,6 +196,7 @@ fn http_routes(
             matches,
             backends,
             timeout: rule.timeout.map(|t| t.0),
+            ..HttpRoute::default()
         });
     }
     routes

@@ -99,7 +99,8 @@ fn header_routing_sends_jason_to_v2_and_everyone_else_to_v1() {
         r[0].backends,
         [Backend {
             cluster: "outbound|9080|v2|reviews.default.svc.cluster.local".into(),
-            weight: 1
+            weight: 1,
+            ..Backend::default()
         }]
     );
     assert!(r[1].matches.is_empty(), "the last rule matches everything");

@@ -1,0 +1,168 @@
+//! What a matched HTTP route does besides choosing a backend: faults to
+//! inject, rewrites, redirects, direct responses and header edits. Each
+//! follows the VirtualService field it comes from (istio/api
+//! `networking/v1/virtual_service.proto`) as Envoy carries it out.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Faults injected before the request is routed (Envoy's fault filter
+/// runs ahead of the router): a delay, an abort, or both (each sampled on
+/// its own; a request may be delayed and then aborted).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<FaultDelay>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<FaultAbort>,
+}
+
+/// Holds the request this long before routing it (response flag `DI`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultDelay {
+    #[serde(with = "crate::duration::serde")]
+    pub fixed: Duration,
+    /// Share of requests, 0 to 100 (fractions allowed).
+    pub percent: f64,
+}
+
+/// Answers without routing (response flag `FI`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultAbort {
+    pub status: AbortStatus,
+    /// Share of requests, 0 to 100 (fractions allowed).
+    pub percent: f64,
+}
+
+/// What an aborted request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbortStatus {
+    /// An HTTP status, 200 to 599.
+    Http(u16),
+    /// A gRPC status code (1 to 16): HTTP 200 with `grpc-status` in a
+    /// trailers-only response.
+    Grpc(u32),
+}
+
+/// Changes to the request before it is forwarded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rewrite {
+    /// Replaces the part of the path the route's match matched: the
+    /// prefix of a prefix match, else the whole path (the query string
+    /// stays). With no path condition the matched prefix is `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// Replaces every match of `pattern` in the path with `substitution`
+    /// (`\1`-style groups). Exclusive with `uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri_regex: Option<RegexRewrite>,
+    /// Replaces the Host / `:authority`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegexRewrite {
+    /// RE2 syntax.
+    pub pattern: String,
+    pub substitution: String,
+}
+
+/// Answers with a redirect to the same request with some parts replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    /// Replaces the whole path; a query string in it replaces the
+    /// request's, else the request's stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Replaces the host (the port is kept unless `port` says otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<RedirectPort>,
+    /// 301 unless set (Istio's default).
+    #[serde(default = "default_redirect_code")]
+    pub status: u16,
+}
+
+/// The port of a redirect's location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectPort {
+    Number(u16),
+    /// The port the request came to.
+    FromRequest,
+    /// None in the location: the scheme's default.
+    FromScheme,
+}
+
+fn default_redirect_code() -> u16 {
+    301
+}
+
+/// Answers with this status and body, without forwarding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectResponse {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<ResponseBody>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseBody {
+    Text(String),
+    /// Bytes, standard base64.
+    Base64(String),
+}
+
+/// Header edits on requests (towards the backend) and responses (towards
+/// the client).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderOps {
+    #[serde(default, skip_serializing_if = "HeaderEdits::is_empty")]
+    pub request: HeaderEdits,
+    #[serde(default, skip_serializing_if = "HeaderEdits::is_empty")]
+    pub response: HeaderEdits,
+}
+
+/// Applied as Envoy does: `remove` first, then `set` (replacing every
+/// value), then `add` (appending).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderEdits {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+// === impl HeaderOps ===
+
+impl HeaderOps {
+    pub fn is_empty(&self) -> bool {
+        self.request.is_empty() && self.response.is_empty()
+    }
+}
+
+// === impl HeaderEdits ===
+
+impl HeaderEdits {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+}
