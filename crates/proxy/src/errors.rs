@@ -74,6 +74,19 @@ pub enum ResponseFlag {
     DPE,
     /// Denied by an authorization policy.
     RBAC,
+    /// A fault delay held the request (Envoy's fault filter).
+    DI,
+    /// A fault abort answered the request (Envoy's fault filter).
+    FI,
+}
+
+/// Every flag of one HTTP exchange: its outcome, plus `DI` when a fault
+/// delay held the request first (Envoy sets both on a delayed request
+/// that is then aborted or fails upstream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResponseFlags {
+    pub outcome: ResponseFlag,
+    pub delay_injected: bool,
 }
 
 // === impl ProxyError ===
@@ -125,7 +138,47 @@ impl ResponseFlag {
             Self::DC => "DC",
             Self::DPE => "DPE",
             Self::RBAC => "RBAC",
+            Self::DI => "DI",
+            Self::FI => "FI",
         }
+    }
+
+    /// Whether Envoy lists this flag before `DI` (its flags print in bit
+    /// order: UH, UT, UF, UC, UO, NR, then DI, FI, ..., DC, ..., DPE).
+    fn before_delay(self) -> bool {
+        matches!(
+            self,
+            Self::UH | Self::UT | Self::UF | Self::UC | Self::UO | Self::NR
+        )
+    }
+}
+
+// === impl ResponseFlags ===
+
+impl ResponseFlags {
+    pub const NONE: Self = Self {
+        outcome: ResponseFlag::None,
+        delay_injected: false,
+    };
+}
+
+impl fmt::Display for ResponseFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.delay_injected, self.outcome) {
+            (false, outcome) => f.write_str(outcome.as_str()),
+            (true, ResponseFlag::None) => f.write_str("DI"),
+            (true, outcome) if outcome.before_delay() => write!(f, "{outcome},DI"),
+            (true, outcome) => write!(f, "DI,{outcome}"),
+        }
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for ResponseFlags {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> Result<(), fmt::Error> {
+        fmt::Write::write_fmt(encoder, format_args!("{self}"))
     }
 }
 
@@ -141,5 +194,27 @@ impl prometheus_client::encoding::EncodeLabelValue for ResponseFlag {
         encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
     ) -> Result<(), fmt::Error> {
         fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_print_in_envoys_order() {
+        let flags = |outcome, delay_injected| {
+            ResponseFlags {
+                outcome,
+                delay_injected,
+            }
+            .to_string()
+        };
+        assert_eq!(flags(ResponseFlag::None, false), "-");
+        assert_eq!(flags(ResponseFlag::FI, false), "FI");
+        assert_eq!(flags(ResponseFlag::None, true), "DI");
+        assert_eq!(flags(ResponseFlag::FI, true), "DI,FI");
+        assert_eq!(flags(ResponseFlag::UT, true), "UT,DI");
+        assert_eq!(flags(ResponseFlag::DC, true), "DI,DC");
     }
 }

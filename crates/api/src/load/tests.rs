@@ -162,7 +162,7 @@ spec:
     timeout: 1s
     route:
     - destination: { host: reviews, subset: v1 }
-      headers: { request: { set: { x-a: b } } }
+    mirror: { host: reviews }
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -184,7 +184,7 @@ spec: { jwtRules: [{ issuer: https://example.com }] }
             "warning: test.yaml:9: spec.http[0].match[0].method.prefix: weft does not implement `prefix` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:10: spec.http[0].match[0].withoutHeaders.x-test.exact: weft does not implement `exact` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:12: spec.http[0].retries: weft does not implement `retries` here yet: it is checked, and otherwise ignored",
-            "warning: test.yaml:16: spec.http[0].route[0].headers: weft does not implement `headers` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:16: spec.http[0].mirror: weft does not implement `mirror` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:23: spec.trafficPolicy.tls.credentialName: weft does not implement `credentialName` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:26: kind: weft does not act on RequestAuthentication resources yet: this one is checked, and otherwise ignored",
         ]
@@ -267,5 +267,77 @@ spec:
             "warning: test.yaml:14: spec.rules[0].from[0].source.requestPrincipals: weft does not implement `requestPrincipals` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:15: spec.rules[0].when[0].key: weft does not validate JWTs yet (RequestAuthentication): a condition on `request.auth.*` never holds",
         ]
+    );
+}
+
+#[test]
+fn route_actions_that_cannot_work_are_refused_and_faults_without_a_share_warned() {
+    let set = load(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ratings }
+spec:
+  hosts: [ratings]
+  http:
+  - fault:
+      delay: { fixedDelay: 1s }
+      abort: { grpcStatus: NOT_A_STATUS, percentage: { value: 10 } }
+    headers:
+      request: { set: { Host: other }, add: { 'bad name': x } }
+    route:
+    - destination: { host: ratings }
+      headers: { response: { remove: [':status'] } }
+",
+    );
+    assert_eq!(
+        messages(&set),
+        [
+            "warning: test.yaml:8: spec.http[0].fault.delay: no `percentage`: as in Istio, no request is delayed; add `percentage: { value: 100 }` to delay every request",
+            "error: test.yaml:9: spec.http[0].fault.abort.grpcStatus: `NOT_A_STATUS` is not a gRPC status; use a name such as UNAVAILABLE, or a number 0 to 16",
+            "error: test.yaml:11: spec.http[0].headers.request.add.bad name: `bad name` is not a header name; use letters, digits and `-`",
+            "error: test.yaml:11: spec.http[0].headers.request.set.Host: `Host` cannot be edited as a header; change the host with `rewrite.authority`",
+            "error: test.yaml:14: spec.http[0].route[0].headers.response.remove.:status: `:status` is a pseudo-header, which cannot be edited",
+        ]
+    );
+}
+
+#[test]
+fn rules_that_answer_themselves_take_no_fault_or_rewrite_and_say_where_to_go() {
+    let set = load(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ratings }
+spec:
+  hosts: [ratings]
+  http:
+  - redirect: {}
+    fault: { abort: { httpStatus: 500, percentage: { value: 1 } } }
+  - directResponse: { status: 200, body: { bytes: '!!notbase64' } }
+    rewrite: { authority: x }
+  - rewrite: { uriRegexRewrite: { match: '^/a$', rewrite: '/\\2\\q' } }
+    route: [{ destination: { host: ratings } }]
+",
+    );
+    let got = messages(&set);
+    let has = |s: &str| got.iter().any(|m| m.contains(s));
+    assert!(
+        has("test.yaml:7: spec.http[0].redirect: a redirect needs"),
+        "{got:#?}"
+    );
+    assert!(
+        has("spec.http[0].fault: a rule that redirects or answers directly cannot also fault"),
+        "{got:#?}"
+    );
+    assert!(
+        has("spec.http[1].rewrite: a rule that redirects or answers directly cannot also rewrite"),
+        "{got:#?}"
+    );
+    assert!(
+        has("spec.http[1].directResponse.body.bytes: not standard base64"),
+        "{got:#?}"
+    );
+    assert!(
+        has("spec.http[2].rewrite.uriRegexRewrite.rewrite: \\q is not an escape"),
+        "{got:#?}"
     );
 }

@@ -2,4 +2,5 @@
 
 pub mod bookinfo;
 pub mod gateway;
+pub mod local_mesh;
 pub mod pcap;

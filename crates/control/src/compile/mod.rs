@@ -14,6 +14,7 @@ mod generation;
 mod inbound;
 mod persist;
 mod policies;
+mod route_actions;
 pub mod routes;
 mod scope;
 mod service;

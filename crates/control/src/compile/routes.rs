@@ -14,7 +14,9 @@ use weft_api::host;
 use weft_api::kinds::istio::{
     Destination, HttpMatchRequest, HttpRoute as VsRule, StringMatch as VsString, VirtualService,
 };
-use weft_proto::config::{Backend, HeaderMatch, HttpRoute, PathMatch, RouteMatch, StringMatch};
+use weft_proto::config::{
+    Backend, HeaderMatch, HttpRoute, PathMatch, QueryMatch, RouteMatch, StringMatch,
+};
 
 use crate::model::{Mesh, PortModel, ServiceModel};
 
@@ -78,27 +80,38 @@ pub fn http_routes(
 ) -> Vec<HttpRoute> {
     let mut routes = Vec::new();
     for rule in &vs.vs.http {
-        // Rules this proxy cannot carry out yet (redirect, direct
-        // response, delegate) are skipped; loading warned about them.
-        if rule.route.is_empty() {
+        if !carried_out(rule) {
             continue;
         }
         let Some(matches) = matches_for(rule, port.port, caller) else {
             continue;
         };
         let backends = backends(vs, rule, svc, port, mesh, clusters);
-        if backends.is_empty() {
+        if backends.is_empty() && !answers_itself(rule) {
             continue;
         }
-        routes.push(HttpRoute {
+        let mut route = HttpRoute {
             name: rule.name.clone(),
             matches,
             backends,
             timeout: rule.timeout.map(|t| t.0),
             ..HttpRoute::default()
-        });
+        };
+        super::route_actions::apply(rule, &mut route);
+        routes.push(route);
     }
     routes
+}
+
+/// Whether the proxy can carry `rule` out: it routes, redirects or
+/// answers. Delegation is not implemented yet (loading warns).
+pub(super) fn carried_out(rule: &VsRule) -> bool {
+    !rule.route.is_empty() || answers_itself(rule)
+}
+
+/// A redirect or a direct response: the rule has no destinations.
+pub(super) fn answers_itself(rule: &VsRule) -> bool {
+    rule.redirect.is_some() || rule.direct_response.is_some()
 }
 
 /// The cluster TCP traffic to `port` goes to under `vs`: the first TCP
@@ -185,7 +198,17 @@ pub(super) fn request_match(m: &HttpMatchRequest) -> RouteMatch {
         }),
         method: m.method.as_ref().and_then(|v| v.exact.clone()),
         headers,
-        ..RouteMatch::default()
+        authority: m.authority.as_ref().and_then(string_match),
+        // Istio: an empty match (`{}`) asks only that the parameter appear.
+        query: m
+            .query_params
+            .iter()
+            .map(|(name, v)| QueryMatch {
+                name: name.clone(),
+                value: string_match(v).unwrap_or(StringMatch::Present(true)),
+            })
+            .collect(),
+        path_ignore_case: m.ignore_uri_case,
     }
 }
 
@@ -226,7 +249,7 @@ fn backends(
                 } else {
                     u32::try_from(rd.weight).unwrap_or(0)
                 },
-                ..Backend::default()
+                headers: super::route_actions::header_ops(rd.headers.as_ref()),
             }
         })
         .collect()

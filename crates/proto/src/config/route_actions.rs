@@ -44,8 +44,8 @@ pub struct FaultAbort {
 pub enum AbortStatus {
     /// An HTTP status, 200 to 599.
     Http(u16),
-    /// A gRPC status code (1 to 16): HTTP 200 with `grpc-status` in a
-    /// trailers-only response.
+    /// A gRPC status code (0 to 16, as Istio's names for them): HTTP 200
+    /// with `grpc-status` in a trailers-only response to a gRPC request.
     Grpc(u32),
 }
 
@@ -72,6 +72,7 @@ pub struct Rewrite {
 pub struct RegexRewrite {
     /// RE2 syntax.
     pub pattern: String,
+    /// RE2's rewrite syntax: `\1` is group 1 (one digit), `\\` a backslash.
     pub substitution: String,
 }
 
@@ -149,6 +150,62 @@ pub struct HeaderEdits {
     pub add: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove: Vec<String>,
+}
+
+// === impl RegexRewrite ===
+
+impl RegexRewrite {
+    /// `substitution` in the `regex` crate's replacement syntax, and the
+    /// highest group it refers to. RE2's rewrite (which Envoy runs) knows
+    /// `\0` to `\9` and `\\` only and refuses any other escape, so this
+    /// does too; a `$` is literal there and escaped here.
+    pub fn replacement(&self) -> Result<(String, usize), String> {
+        let mut out = String::with_capacity(self.substitution.len() + 8);
+        let mut max_group = 0;
+        let mut chars = self.substitution.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '$' => out.push_str("$$"),
+                '\\' => match chars.next() {
+                    Some(d @ '0'..='9') => {
+                        let n = d as usize - '0' as usize;
+                        max_group = max_group.max(n);
+                        out.push_str("${");
+                        out.push(d);
+                        out.push('}');
+                    }
+                    Some('\\') => out.push('\\'),
+                    other => {
+                        let escape: String = other.into_iter().collect();
+                        return Err(format!(
+                            "\\{escape} is not an escape RE2 knows; write \\1 for group 1 or \\\\ for a backslash"
+                        ));
+                    }
+                },
+                c => out.push(c),
+            }
+        }
+        Ok((out, max_group))
+    }
+}
+
+// === impl ResponseBody ===
+
+impl ResponseBody {
+    /// The bytes to answer with. Base64 is the standard alphabet with
+    /// padding optional, as protobuf JSON reads Istio's `bytes`.
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        use base64::Engine;
+        use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+        const STANDARD: GeneralPurpose = GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+        );
+        match self {
+            Self::Text(t) => Ok(t.as_bytes().to_vec()),
+            Self::Base64(b) => STANDARD.decode(b.trim()).map_err(|e| e.to_string()),
+        }
+    }
 }
 
 // === impl HeaderOps ===

@@ -65,7 +65,9 @@ pub struct HttpRoute {
     /// Any one of these must match; none means every request matches.
     #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<RouteMatch>,
-    /// Weighted destinations.
+    /// Weighted destinations. Empty when the route answers itself with a
+    /// `redirect` or `direct_response`.
+    #[serde(default)]
     pub backends: Vec<Backend>,
     /// Time allowed for the upstream's response headers.
     #[serde(

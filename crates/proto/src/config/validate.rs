@@ -4,10 +4,8 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
-use super::{
-    AppProtocol, ConfigError, Direction, HeaderMatch, HttpRoute, Interception, PathMatch,
-    ProxyConfig, StringMatch,
-};
+use super::{AppProtocol, ConfigError, Direction, Interception, ProxyConfig};
+use route::check_route;
 
 // === impl ProxyConfig ===
 
@@ -314,64 +312,6 @@ impl ProxyConfig {
     }
 }
 
-fn check_route(path: &str, route: &HttpRoute, errs: &mut Vec<ConfigError>) {
-    if route.backends.is_empty() {
-        errs.push(ConfigError::new(
-            format!("{path}.backends"),
-            "a route needs at least one backend",
-        ));
-    }
-    if !route.backends.is_empty() && route.backends.iter().all(|b| b.weight == 0) {
-        errs.push(ConfigError::new(
-            format!("{path}.backends"),
-            "all weights are 0, so no backend can be chosen; give at least one a positive weight",
-        ));
-    }
-    for (m, rm) in route.matches.iter().enumerate() {
-        let path = format!("{path}.match[{m}]");
-        if let Some(PathMatch::Regex(re)) = &rm.path {
-            check_regex(&format!("{path}.path.regex"), re, errs);
-        }
-        if let Some(PathMatch::Prefix(p) | PathMatch::Exact(p)) = &rm.path
-            && !p.starts_with('/')
-        {
-            errs.push(ConfigError::new(
-                format!("{path}.path"),
-                format!("{p:?} does not start with '/'; request paths always do"),
-            ));
-        }
-        for (h, HeaderMatch { name, value }) in rm.headers.iter().enumerate() {
-            let path = format!("{path}.headers[{h}]");
-            if http_header_name_invalid(name) {
-                errs.push(ConfigError::new(
-                    format!("{path}.name"),
-                    format!("{name:?} is not a valid HTTP header name"),
-                ));
-            }
-            if let StringMatch::Regex(re) = value {
-                check_regex(&format!("{path}.value.regex"), re, errs);
-            }
-        }
-    }
-}
-
-fn check_regex(path: &str, re: &str, errs: &mut Vec<ConfigError>) {
-    if let Err(e) = regex::Regex::new(re) {
-        let detail = e.to_string().lines().last().unwrap_or_default().to_string();
-        errs.push(ConfigError::new(
-            path,
-            format!("{re:?} does not compile: {detail}"),
-        ));
-    }
-}
-
-fn http_header_name_invalid(name: &str) -> bool {
-    name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 /// Splits `host:port`. IPv6 literals are bracketed: `[::1]:80`.
 pub fn parse_authority(s: &str) -> Option<(&str, u16)> {
     let (host, port) = s.rsplit_once(':')?;
@@ -381,6 +321,7 @@ pub fn parse_authority(s: &str) -> Option<(&str, u16)> {
 }
 
 mod gateway;
+mod route;
 
 #[cfg(test)]
 mod tests;

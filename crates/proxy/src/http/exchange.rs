@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use http::HeaderMap;
 
-use crate::errors::ResponseFlag;
+use crate::errors::{ResponseFlag, ResponseFlags};
 use crate::listen::ConnCtx;
 use crate::state::Snapshot;
 use crate::telemetry::{PeerLabels, Reporter, RequestLabels, ServiceLabels};
@@ -46,7 +46,7 @@ impl Exchange {
             request_protocol: if grpc { "grpc" } else { "http" },
             response_code: 0,
             grpc_response_status: None,
-            response_flags: ResponseFlag::None,
+            response_flags: ResponseFlags::NONE,
             connection_security_policy: security_policy(reporter, &ctx),
         };
         Self {
@@ -85,7 +85,12 @@ impl Exchange {
 
     pub fn set_response(&mut self, status: http::StatusCode, flag: ResponseFlag) {
         self.labels.response_code = status.as_u16();
-        self.labels.response_flags = flag;
+        self.labels.response_flags.outcome = flag;
+    }
+
+    /// A fault delay held this request (`DI`, whatever happens next).
+    pub fn delay_injected(&mut self) {
+        self.labels.response_flags.delay_injected = true;
     }
 
     pub fn observe_grpc_status(&mut self, headers: &HeaderMap) {
@@ -99,8 +104,8 @@ impl Exchange {
     }
 
     pub(super) fn upstream_failed_mid_body(&mut self) {
-        if self.labels.response_flags == ResponseFlag::None {
-            self.labels.response_flags = ResponseFlag::UC;
+        if self.labels.response_flags.outcome == ResponseFlag::None {
+            self.labels.response_flags.outcome = ResponseFlag::UC;
         }
     }
 
@@ -111,9 +116,9 @@ impl Exchange {
 
 impl Drop for Exchange {
     fn drop(&mut self) {
-        if !self.complete && self.labels.response_flags == ResponseFlag::None {
+        if !self.complete && self.labels.response_flags.outcome == ResponseFlag::None {
             // The client went away before the response finished.
-            self.labels.response_flags = ResponseFlag::DC;
+            self.labels.response_flags.outcome = ResponseFlag::DC;
         }
         self.ctx.state.metrics.record_request(
             &self.labels,

@@ -9,6 +9,7 @@ use http::{Method, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 use weft_proto::config::{Direction, UpstreamProtocol};
 
+use super::actions::Applied;
 use super::body::{RequestBody, ResponseBody};
 use super::exchange::Exchange;
 use super::headers::{is_grpc, is_upgrade, set_upstream_target, strip_hop_by_hop};
@@ -45,9 +46,17 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
         Err(e) => return respond::error(ex, grpc, e),
     };
     ex.set_service(decision.service.clone());
+    // Most routes have no actions: this is one `None` check for them.
+    let actions = decision.actions;
+    if let Some(a) = &actions {
+        ex = match a.before_upstream(ex, &req, grpc).await {
+            Ok(ex) => ex,
+            Err(rsp) => return rsp,
+        };
+    }
     let up = match route::resolve(&ctx, &snap, decision.target).await {
         Ok(up) => up,
-        Err(e) => return respond::error(ex, grpc, e),
+        Err(e) => return edited(respond::error(ex, grpc, e), &actions),
     };
     drop(snap);
     ex.set_upstream_peer(&up.endpoint.labels);
@@ -68,6 +77,9 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     let downstream_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
     strip_hop_by_hop(req.headers_mut(), upgrade);
+    if let Some(a) = &actions {
+        a.edit_request(&mut req);
+    }
     if version == HttpVersion::Http2 && req.version() != Version::HTTP_2 {
         req.headers_mut()
             .insert(ORIG_PROTO_HEADER, HeaderValue::from_static("HTTP/1.1"));
@@ -93,7 +105,7 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     };
     let mut rsp = match result {
         Ok(rsp) => rsp,
-        Err(e) => return respond::error(ex, grpc, e),
+        Err(e) => return edited(respond::error(ex, grpc, e), &actions),
     };
     up.endpoint.observe_latency(start.elapsed());
 
@@ -102,7 +114,19 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
         tunnel::splice_upgrade(down, hyper::upgrade::on(&mut rsp), ctx);
     }
     strip_hop_by_hop(rsp.headers_mut(), switching);
+    if let Some(a) = &actions {
+        a.edit_response(rsp.headers_mut());
+    }
     ex.observe_grpc_status(rsp.headers());
     ex.set_response(rsp.status(), ResponseFlag::None);
     rsp.map(|b| ResponseBody::upstream(b, ex))
+}
+
+/// The proxy's error after the route chose a backend gets the route's
+/// response edits, as Envoy's router applies them to its local replies.
+fn edited(mut rsp: Response<ResponseBody>, actions: &Option<Applied>) -> Response<ResponseBody> {
+    if let Some(a) = actions {
+        a.edit_response(rsp.headers_mut());
+    }
+    rsp
 }

@@ -1,6 +1,7 @@
 //! HTTP proxying: serving HTTP/1.1 and HTTP/2 connections from clients and
 //! forwarding each request to the upstream its route picks.
 
+mod actions;
 mod authorize;
 mod body;
 mod exchange;

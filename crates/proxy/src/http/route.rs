@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, Method, Request};
-use regex::Regex;
-use weft_proto::config::{self, Direction, HttpRoute, OutboundPolicy, PathMatch, StringMatch};
+use http::Request;
+use weft_proto::config::{Direction, HttpRoute, OutboundPolicy};
 
+use super::actions::{Applied, HeaderOps, RouteActions};
 use super::headers::{authority, split_authority};
 use crate::errors::ProxyError;
 use crate::listen::ConnCtx;
@@ -22,37 +22,37 @@ use weft_proto::config::UpstreamProtocol;
 pub struct Route {
     pub name: Arc<str>,
     pub(crate) matches: Vec<Match>,
-    backends: Vec<(Arc<Cluster>, u32)>,
+    backends: Vec<RouteBackend>,
     total_weight: u64,
     pub timeout: Option<Duration>,
+    /// What the route does besides choosing a backend. `None` for most
+    /// routes, whose requests then carry nothing extra.
+    actions: Option<Arc<RouteActions>>,
 }
 
 #[derive(Debug)]
-pub(crate) struct Match {
-    path: Option<PathMatcher>,
-    method: Option<Method>,
-    headers: Vec<(HeaderName, ValueMatcher)>,
+struct RouteBackend {
+    cluster: Arc<Cluster>,
+    weight: u32,
+    /// Header edits for requests sent here, and their responses.
+    headers: Option<Arc<HeaderOps>>,
 }
 
-#[derive(Debug)]
-enum PathMatcher {
-    Exact(String),
-    Prefix(String),
-    Regex(Regex),
-}
-
-#[derive(Debug)]
-enum ValueMatcher {
-    Exact(String),
-    Prefix(String),
-    Regex(Regex),
-    Present(bool),
+/// A route chosen for a request, with the match block that chose it
+/// (`None`: the route has no match blocks).
+#[derive(Debug, Clone, Copy)]
+pub struct Selected<'a> {
+    pub route: &'a Route,
+    by: Option<&'a Match>,
 }
 
 /// Where a request goes.
 #[derive(Debug)]
 pub enum Target {
     Cluster(Arc<Cluster>),
+    /// Nowhere: the route answers itself (a redirect or direct response
+    /// in `Decision::actions`).
+    Local,
     /// Straight to this address (transparent passthrough, unknown inbound
     /// port).
     Addr(SocketAddr),
@@ -66,6 +66,8 @@ pub struct Decision {
     pub service: Arc<ServiceLabels>,
     pub target: Target,
     pub timeout: Option<Duration>,
+    /// The matched route's actions, when it has any.
+    pub actions: Option<Applied>,
 }
 
 // === impl Route ===
@@ -81,19 +83,30 @@ impl Route {
         for b in &cfg.backends {
             let c =
                 cluster(&b.cluster).ok_or_else(|| format!("no cluster named {:?}", b.cluster))?;
-            backends.push((c, b.weight));
+            let headers = if b.headers.is_empty() {
+                None
+            } else {
+                Some(Arc::new(HeaderOps::compile(&b.headers)?))
+            };
+            backends.push(RouteBackend {
+                cluster: c,
+                weight: b.weight,
+                headers,
+            });
         }
         let matches = cfg
             .matches
             .iter()
             .map(Match::compile)
             .collect::<Result<Vec<_>, _>>()?;
+        let backend_edits = backends.iter().any(|b| b.headers.is_some());
         Ok(Self {
             name: Arc::from(cfg.name.as_deref().unwrap_or("default")),
             matches,
-            total_weight: backends.iter().map(|(_, w)| *w as u64).sum(),
+            total_weight: backends.iter().map(|b| b.weight as u64).sum(),
             backends,
             timeout: cfg.timeout,
+            actions: RouteActions::compile(cfg, backend_edits)?.map(Arc::new),
         })
     }
 
@@ -102,106 +115,81 @@ impl Route {
         Self {
             name: Arc::from("default"),
             matches: Vec::new(),
-            backends: vec![(cluster, 1)],
+            backends: vec![RouteBackend {
+                cluster,
+                weight: 1,
+                headers: None,
+            }],
             total_weight: 1,
             timeout: None,
+            actions: None,
         }
     }
 
     /// Istio: a route matches when any of its match blocks does; no match
-    /// blocks means it matches everything.
-    pub fn matches<B>(&self, req: &Request<B>) -> bool {
-        self.matches.is_empty() || self.matches.iter().any(|m| m.matches(req))
+    /// blocks means it matches everything. `Some(block)` says which block
+    /// matched (`Some(None)`: the route has none).
+    fn matching<B>(&self, req: &Request<B>) -> Option<Option<&Match>> {
+        if self.matches.is_empty() {
+            return Some(None);
+        }
+        self.matches.iter().find(|m| m.matches(req)).map(Some)
     }
 
     /// Picks a backend cluster by weight.
     pub fn pick_backend(&self) -> Option<&Arc<Cluster>> {
+        self.pick().map(|b| &b.cluster)
+    }
+
+    fn pick(&self) -> Option<&RouteBackend> {
         if self.backends.len() == 1 {
-            return self.backends.first().map(|(c, _)| c);
+            return self.backends.first();
         }
         let mut r = fastrand::u64(..self.total_weight.max(1));
-        for (c, w) in &self.backends {
-            if r < *w as u64 {
-                return Some(c);
+        for b in &self.backends {
+            if r < b.weight as u64 {
+                return Some(b);
             }
-            r -= *w as u64;
+            r -= b.weight as u64;
         }
-        self.backends.first().map(|(c, _)| c)
+        self.backends.first()
     }
 }
 
 /// The first route that matches, as Istio evaluates VirtualService rules.
-pub fn select<'a, B>(routes: &'a [Route], req: &Request<B>) -> Option<&'a Route> {
-    routes.iter().find(|r| r.matches(req))
+pub fn select<'a, B>(routes: &'a [Route], req: &Request<B>) -> Option<Selected<'a>> {
+    routes
+        .iter()
+        .find_map(|route| route.matching(req).map(|by| Selected { route, by }))
 }
 
-// === impl Match ===
+// === impl Selected ===
 
-impl Match {
-    fn compile(cfg: &config::RouteMatch) -> Result<Self, String> {
-        let path = match &cfg.path {
-            None => None,
-            Some(PathMatch::Exact(p)) => Some(PathMatcher::Exact(p.clone())),
-            Some(PathMatch::Prefix(p)) => Some(PathMatcher::Prefix(p.clone())),
-            Some(PathMatch::Regex(re)) => Some(PathMatcher::Regex(full_match(re)?)),
+impl Selected<'_> {
+    /// Where the request goes (a backend by weight, or nowhere when the
+    /// route answers itself) and what it carries of the route's actions;
+    /// `port` is the one the route serves (a redirect's `from_request`).
+    /// `None`: the route has neither a backend nor an answer.
+    pub fn dispatch<B>(&self, req: &Request<B>, port: u16) -> Option<(Target, Option<Applied>)> {
+        let backend = self.route.pick();
+        let actions = self.route.actions.as_ref();
+        let target = match backend {
+            Some(b) => Target::Cluster(b.cluster.clone()),
+            None if actions.is_some_and(|a| a.answers()) => Target::Local,
+            None => return None,
         };
-        let method = cfg
-            .method
-            .as_deref()
-            .map(|m| Method::from_bytes(m.as_bytes()).map_err(|_| format!("bad method {m:?}")))
-            .transpose()?;
-        let mut headers = Vec::with_capacity(cfg.headers.len());
-        for h in &cfg.headers {
-            let name = HeaderName::from_bytes(h.name.to_ascii_lowercase().as_bytes())
-                .map_err(|_| format!("bad header name {:?}", h.name))?;
-            let value = match &h.value {
-                StringMatch::Exact(v) => ValueMatcher::Exact(v.clone()),
-                StringMatch::Prefix(v) => ValueMatcher::Prefix(v.clone()),
-                StringMatch::Regex(re) => ValueMatcher::Regex(full_match(re)?),
-                StringMatch::Present(p) => ValueMatcher::Present(*p),
-            };
-            headers.push((name, value));
-        }
-        Ok(Self {
-            path,
-            method,
-            headers,
-        })
+        let applied = actions.map(|a| {
+            let path = req.uri().path();
+            Applied::new(
+                a.clone(),
+                backend.and_then(|b| b.headers.clone()),
+                self.by
+                    .map_or(usize::from(path.starts_with('/')), |m| m.matched_len(path)),
+                port,
+            )
+        });
+        Some((target, applied))
     }
-
-    fn matches<B>(&self, req: &Request<B>) -> bool {
-        let path = req.uri().path();
-        let path_ok = match &self.path {
-            None => true,
-            Some(PathMatcher::Exact(p)) => path == p,
-            Some(PathMatcher::Prefix(p)) => path.starts_with(p.as_str()),
-            Some(PathMatcher::Regex(re)) => re.is_match(path),
-        };
-        path_ok
-            && self.method.as_ref().is_none_or(|m| req.method() == m)
-            && self
-                .headers
-                .iter()
-                .all(|(name, m)| m.matches(req.headers(), name))
-    }
-}
-
-impl ValueMatcher {
-    fn matches(&self, headers: &HeaderMap, name: &HeaderName) -> bool {
-        let value = headers.get(name).and_then(|v| v.to_str().ok());
-        match (self, value) {
-            (Self::Present(want), _) => headers.contains_key(name) == *want,
-            (_, None) => false,
-            (Self::Exact(e), Some(v)) => v == e,
-            (Self::Prefix(p), Some(v)) => v.starts_with(p.as_str()),
-            (Self::Regex(re), Some(v)) => re.is_match(v),
-        }
-    }
-}
-
-/// Istio and Envoy regexes match the whole string.
-fn full_match(re: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{re})$")).map_err(|e| format!("regex {re:?}: {e}"))
 }
 
 // === routing decisions ===
@@ -251,6 +239,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             service: Arc::new(ServiceLabels::new(&addr.ip().to_string(), None)),
             target: Target::Addr(addr),
             timeout: None,
+            actions: None,
         });
     }
     match requested {
@@ -258,25 +247,27 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             service: Arc::new(ServiceLabels::new(host, None)),
             target: Target::Resolve(host.to_string(), port.unwrap_or(default_port)),
             timeout: None,
+            actions: None,
         }),
         None => Err(no_route()),
     }
 }
 
 fn route_service_port<B>(svc: &ServicePort, req: &Request<B>) -> Result<Decision, ProxyError> {
-    let route = select(&svc.routes, req).ok_or_else(|| ProxyError::NoRoute {
+    let selected = select(&svc.routes, req).ok_or_else(|| ProxyError::NoRoute {
         authority: format!("{}:{} {}", svc.labels.service, svc.port, req.uri().path()),
     })?;
-    let cluster = route
-        .pick_backend()
-        .ok_or_else(|| ProxyError::NoRoute {
-            authority: format!("{}:{}", svc.labels.service, svc.port),
-        })?
-        .clone();
+    let (target, actions) =
+        selected
+            .dispatch(req, svc.port)
+            .ok_or_else(|| ProxyError::NoRoute {
+                authority: format!("{}:{}", svc.labels.service, svc.port),
+            })?;
     Ok(Decision {
         service: svc.labels.clone(),
-        target: Target::Cluster(cluster),
-        timeout: route.timeout,
+        target,
+        timeout: selected.route.timeout,
+        actions,
     })
 }
 
@@ -287,6 +278,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
             service: t.labels.clone(),
             target: Target::Cluster(t.cluster.clone()),
             timeout: None,
+            actions: None,
         },
         // A port no one declared: hand it to the app on the same port, as
         // Istio's inbound passthrough does.
@@ -301,6 +293,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
                     }),
             ),
             timeout: None,
+            actions: None,
         },
     }
 }
@@ -339,6 +332,7 @@ pub fn decide_tcp(
                 service: svc.labels.clone(),
                 target: Target::Cluster(c),
                 timeout: None,
+                actions: None,
             }),
             None => Err(no_route(format!(
                 "{}:{} (tcp)",
@@ -361,11 +355,13 @@ pub fn decide_tcp(
                 Err(_) => Target::Resolve(h.to_string(), p),
             },
             timeout: None,
+            actions: None,
         }),
         (Some(addr), None) => Ok(Decision {
             service: Arc::new(ServiceLabels::new(&addr.ip().to_string(), None)),
             target: Target::Addr(addr),
             timeout: None,
+            actions: None,
         }),
         (None, None) => Err(no_route(wanted)),
     }
@@ -401,6 +397,10 @@ pub async fn resolve(
                 protocol: c.protocol,
             })
         }
+        // Answered before resolving; reaching here is a bug, not a panic.
+        Target::Local => Err(ProxyError::NoRoute {
+            authority: "(a route that answers itself)".to_string(),
+        }),
         Target::Addr(addr) => passthrough_to(ctx, snap, addr),
         Target::Resolve(host, port) => {
             let resolve_err = |reason: String| ProxyError::Resolve {
@@ -436,6 +436,9 @@ fn passthrough_to(
 }
 
 mod gateway;
+mod matcher;
+
+pub(crate) use matcher::Match;
 
 #[cfg(test)]
 mod tests;

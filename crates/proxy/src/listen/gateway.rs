@@ -79,6 +79,10 @@ async fn terminate(sock: TcpStream, ctx: Arc<ConnCtx>, config: Arc<rustls::Serve
             return;
         }
     };
+    let ctx = Arc::new(ConnCtx {
+        client_tls: true,
+        ..(*ctx).clone()
+    });
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
     let version = if h2 {
         Version::HTTP_2

@@ -51,6 +51,10 @@ pub struct ConnCtx {
     /// The `source_*` labels of an mTLS peer (its principal and
     /// namespace); `None` for a plaintext peer.
     pub peer_labels: Option<Arc<PeerLabels>>,
+    /// This proxy terminated the client's TLS for HTTP (a gateway port
+    /// with a certificate): requests on it are `https` (redirects keep
+    /// that scheme). Mesh mTLS between proxies does not count.
+    pub client_tls: bool,
     /// Held while any work for this connection (including upgraded
     /// tunnels) is in flight, so a drain waits for it.
     pub drain: drain::Watch,
@@ -211,6 +215,7 @@ async fn handle(
         orig_dst,
         identity: None,
         peer_labels: None,
+        client_tls: false,
         drain,
     });
     serve_conn(sock, ctx).await;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
 use weft_proto::config::WorkloadMeta;
 
-use crate::errors::ResponseFlag;
+use crate::errors::{ResponseFlag, ResponseFlags};
 
 /// Which side of a request reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,7 +59,7 @@ pub struct RequestLabels {
     pub request_protocol: &'static str,
     pub response_code: u16,
     pub grpc_response_status: Option<u32>,
-    pub response_flags: ResponseFlag,
+    pub response_flags: ResponseFlags,
     pub connection_security_policy: &'static str,
 }
 

@@ -68,6 +68,18 @@ async fn https_get(
     host: &str,
     path: &str,
 ) -> (StatusCode, Vec<u8>, String) {
+    let (got, agreed) = https_request(addr, cert, alpn, host, path).await;
+    (got.status, agreed, got.text())
+}
+
+/// As [`https_get`], with the whole response.
+async fn https_request(
+    addr: SocketAddr,
+    cert: &Cert,
+    alpn: &[u8],
+    host: &str,
+    path: &str,
+) -> (client::Collected, Vec<u8>) {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.der.clone()).unwrap();
     let mut config = rustls::ClientConfig::builder()
@@ -102,8 +114,7 @@ async fn https_get(
             .unwrap();
         send.send_request(req).await.unwrap()
     };
-    let got = client::collect(rsp).await;
-    (got.status, agreed, got.text())
+    (client::collect(rsp).await, agreed)
 }
 
 #[tokio::test]
@@ -186,4 +197,35 @@ async fn tls_needs_a_certificate_and_the_tls_port_needs_tls() {
         );
         assert_eq!(n, Some(1.0), "{listener} {reason}: {m}");
     }
+}
+
+#[tokio::test]
+async fn a_redirect_keeps_the_scheme_the_client_used() {
+    let cert = cert();
+    let upstream = servers::http_echo("shop").await;
+    let gw = TestProxy::start(&format!(
+        "listeners:
+  - {{ name: https, address: 127.0.0.1:0, direction: gateway, target_port: 443, tls: {} }}
+  - {{ name: http, address: 127.0.0.1:0, direction: gateway, target_port: 443 }}
+gateway_servers:
+  - port: 443
+    virtual_hosts:
+      - {{ name: shop, hosts: [{HOST}], routes: [{{ redirect: {{ path: /moved }} }}] }}
+clusters:
+  - {{ name: shop, endpoints: [{{ address: \"{}\" }}] }}
+",
+        cert.yaml, upstream.addr
+    ))
+    .await;
+    for alpn in [&b"h2"[..], b"http/1.1"] {
+        let (got, _) = https_request(gw.listener("https"), &cert, alpn, HOST, "/a?b").await;
+        assert_eq!(got.status, StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(
+            got.headers["location"],
+            format!("https://{HOST}/moved?b"),
+            "{alpn:?}"
+        );
+    }
+    let got = client::get(gw.listener("http"), http::Version::HTTP_11, HOST, "/a").await;
+    assert_eq!(got.headers["location"], format!("http://{HOST}/moved"));
 }

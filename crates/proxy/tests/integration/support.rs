@@ -135,3 +135,74 @@ clusters:
 "
     )
 }
+
+/// An explicit outbound listener that sends every connection to the
+/// service at `authority` (`host:port`) whatever the Host, so tests choose
+/// the Host freely; the service's HTTP routes are `routes` (each a YAML
+/// flow mapping) and its cluster `backend` is at `upstream`.
+pub fn service_routes(authority: &str, routes: &[&str], upstream: SocketAddr) -> String {
+    let (host, port) = authority.split_once(':').unwrap();
+    let routes: String = routes
+        .iter()
+        .map(|r| format!("          - {r}\n"))
+        .collect();
+    format!(
+        "listeners: [{{ name: outbound, address: 127.0.0.1:0, direction: outbound, destination: \"{authority}\" }}]
+services:
+  - name: {host}
+    ports:
+      - port: {port}
+        protocol: http
+        routes:
+{routes}clusters:
+  - {{ name: backend, endpoints: [{{ address: \"{upstream}\" }}] }}
+"
+    )
+}
+
+/// Sends `req` on a fresh HTTP/1.1 connection to the `outbound` listener.
+pub async fn send(
+    proxy: &weft_testkit::proxy::TestProxy,
+    req: http::Request<weft_testkit::client::Body>,
+) -> weft_testkit::client::Collected {
+    let mut conn = weft_testkit::client::h1(proxy.listener("outbound")).await;
+    weft_testkit::client::collect(conn.send_request(req).await.unwrap()).await
+}
+
+/// A listener that counts the connections made to it and closes each at
+/// once (so a request that wrongly reaches it fails fast instead of
+/// hanging): an upstream that must never be reached.
+pub struct Untouched {
+    pub addr: SocketAddr,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Untouched {
+    pub async fn start() -> Self {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((_closed, _)) = l.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        Self {
+            addr,
+            accepted,
+            task,
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Untouched {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

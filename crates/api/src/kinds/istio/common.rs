@@ -67,3 +67,33 @@ impl PortSelector {
         }
     }
 }
+
+/// A gRPC status by its name (`UNAVAILABLE`) or number.
+pub fn grpc_status_code(name: &str) -> Option<u32> {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    if let Ok(n) = name.parse::<u32>() {
+        return (n < 17).then_some(n);
+    }
+    NAMES
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(name))
+        .and_then(|i| u32::try_from(i).ok())
+}

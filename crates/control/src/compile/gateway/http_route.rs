@@ -4,7 +4,8 @@
 //! Gateway API does not take rules in the order written: across every
 //! route attached to a hostname, a request goes to the most specific
 //! match (exact path, then the longest prefix, then regular expressions;
-//! then a method; then more headers), ties kept in route and rule order.
+//! then a method; then more headers; then more query parameters), ties
+//! kept in route and rule order.
 //! Each match therefore becomes its own route, and a host's routes are
 //! sorted by that precedence (as Istio's `sortHTTPRoutes` does), so the
 //! proxy's "first match wins" gives the same answer.
@@ -17,9 +18,11 @@ use weft_api::kinds::gateway_api::http_route::HttpMethod;
 use weft_api::kinds::gateway_api::{
     HeaderMatchType, HttpBackendRef, HttpRoute as KubeRoute, HttpRouteMatch, PathMatchType,
 };
-use weft_proto::config::{Backend, HeaderMatch, HttpRoute, PathMatch, RouteMatch, StringMatch};
+use weft_proto::config::{
+    Backend, HeaderMatch, HttpRoute, PathMatch, QueryMatch, RouteMatch, StringMatch,
+};
 
-use super::{port_number, use_cluster};
+use super::{http_filters, port_number, use_cluster};
 use crate::compile::routes::ClusterRef;
 
 /// One match of one rule, ready to be sorted among a host's.
@@ -39,6 +42,7 @@ struct Precedence {
     path_len: Reverse<usize>,
     method: Reverse<bool>,
     headers: Reverse<usize>,
+    query: Reverse<usize>,
 }
 
 /// Every match of every rule of `route` (in `namespace`, named `name`)
@@ -52,9 +56,11 @@ pub(super) fn entries(
     let mut out = Vec::new();
     for (i, rule) in route.rules.iter().enumerate() {
         let backends = backends(namespace, &rule.backend_refs, clusters);
-        // A rule that forwards nowhere (a redirect, or only weight 0) is
-        // left out: its requests find no route (404) instead of 500.
-        if backends.is_empty() {
+        // A redirect answers itself; a rule that forwards nowhere else
+        // (only weight 0) is left out: its requests find no route (404)
+        // instead of 500.
+        let redirects = rule.filters.iter().any(|f| f.request_redirect.is_some());
+        if backends.is_empty() && !redirects {
             continue;
         }
         let timeout = rule
@@ -71,11 +77,9 @@ pub(super) fn entries(
             &rule.matches[..]
         };
         for (j, m) in matches.iter().enumerate() {
-            // A query parameter condition cannot be checked yet: the match
-            // never applies rather than matching too much (loading warns).
-            if !m.query_params.is_empty() {
+            let Some(actions) = http_filters::actions(&rule.filters, m) else {
                 continue;
-            }
+            };
             let (precedence, matches) = convert(m);
             out.push(Entry {
                 precedence,
@@ -86,8 +90,14 @@ pub(super) fn entries(
                         None => format!("{namespace}/{name}/{i}"),
                     }),
                     matches,
-                    backends: backends.clone(),
+                    backends: match redirects {
+                        true => Vec::new(),
+                        false => backends.clone(),
+                    },
                     timeout,
+                    redirect: actions.redirect,
+                    rewrite: actions.rewrite,
+                    headers: actions.headers,
                     ..HttpRoute::default()
                 },
             });
@@ -121,10 +131,22 @@ fn convert(m: &HttpRouteMatch) -> (Precedence, Vec<RouteMatch>) {
         })
         .collect();
     let method = m.method.map(|x| method_name(x).to_string());
+    let query: Vec<QueryMatch> = m
+        .query_params
+        .iter()
+        .map(|q| QueryMatch {
+            name: q.name.clone(),
+            value: match q.type_.unwrap_or_default() {
+                HeaderMatchType::Exact => StringMatch::Exact(q.value.clone()),
+                HeaderMatchType::RegularExpression => StringMatch::Regex(q.value.clone()),
+            },
+        })
+        .collect();
     let with = |path: PathMatch| RouteMatch {
         path: Some(path),
         method: method.clone(),
         headers: headers.clone(),
+        query: query.clone(),
         ..RouteMatch::default()
     };
     let (path_kind, matches) = match kind {
@@ -152,6 +174,7 @@ fn convert(m: &HttpRouteMatch) -> (Precedence, Vec<RouteMatch>) {
         path_len: Reverse(value.len()),
         method: Reverse(method.is_some()),
         headers: Reverse(headers.len()),
+        query: Reverse(query.len()),
     };
     (precedence, matches)
 }
@@ -199,7 +222,7 @@ fn backends(
             Some(Backend {
                 cluster: use_cluster(cref, clusters),
                 weight: u32::try_from(b.weight()).unwrap_or(1),
-                ..Backend::default()
+                headers: http_filters::header_ops(&b.filters),
             })
         })
         .collect()

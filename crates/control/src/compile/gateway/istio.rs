@@ -26,7 +26,8 @@ use weft_api::kinds::istio::{
 use weft_proto::config::{Backend, HttpRoute, RouteMatch, ServerTls};
 
 use super::{PortPlan, intersect, port_number, use_cluster};
-use crate::compile::routes::{Caller, ClusterRef, request_match};
+use crate::compile::route_actions;
+use crate::compile::routes::{self, Caller, ClusterRef, request_match};
 use crate::model::Mesh;
 
 /// One Gateway as a VirtualService names it, and the proxy it serves.
@@ -165,9 +166,7 @@ fn http_routes(
 ) -> Vec<HttpRoute> {
     let mut routes = Vec::new();
     for rule in &vs.http {
-        // Redirects, direct responses and delegation are not carried out
-        // yet (loading warns).
-        if rule.route.is_empty() {
+        if !routes::carried_out(rule) {
             continue;
         }
         let Some(matches) = matches_for(gateway, rule, vs_ns) else {
@@ -185,19 +184,21 @@ fn http_routes(
                 } else {
                     u32::try_from(rd.weight).unwrap_or(0)
                 },
-                ..Backend::default()
+                headers: route_actions::header_ops(rd.headers.as_ref()),
             })
             .collect();
-        if backends.is_empty() {
+        if backends.is_empty() && !routes::answers_itself(rule) {
             continue;
         }
-        routes.push(HttpRoute {
+        let mut route = HttpRoute {
             name: rule.name.clone(),
             matches,
             backends,
             timeout: rule.timeout.map(|t| t.0),
             ..HttpRoute::default()
-        });
+        };
+        route_actions::apply(rule, &mut route);
+        routes.push(route);
     }
     routes
 }

@@ -8,6 +8,7 @@
 //! (`Caller::gateway`): a sidecar that happens to carry a gateway's labels
 //! gets nothing here.
 
+mod http_filters;
 mod http_route;
 mod istio;
 mod kube;

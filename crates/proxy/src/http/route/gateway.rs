@@ -16,6 +16,7 @@ use crate::state::Snapshot;
 ///
 /// Cost: two hash lookups and a scan of the wildcard hosts; nothing is
 /// allocated unless the request fails (the error names what was asked).
+/// A route's actions travel in the decision as pointers.
 pub fn decide<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decision, ProxyError> {
     let port = ctx.target_port().unwrap_or_default();
     let host = authority(req).map(|a| split_authority(a).0);
@@ -34,26 +35,30 @@ pub fn decide<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Dec
             "{host} (no virtual host for it on gateway port {port})"
         )));
     };
-    let route = select(&vh.routes, req).ok_or_else(|| {
+    let selected = select(&vh.routes, req).ok_or_else(|| {
         no_route(format!(
             "{host}{} (no route of {} on gateway port {port} matches)",
             req.uri().path(),
             vh.name
         ))
     })?;
-    let cluster = route
-        .pick_backend()
-        .ok_or_else(|| no_route(format!("{host} (route {} has no backend)", route.name)))?
-        .clone();
-    let service = snap
-        .gateways
-        .service_of(&cluster.name)
-        .unwrap_or(&snap.unknown_service)
-        .clone();
+    let (target, actions) = selected.dispatch(req, port).ok_or_else(|| {
+        no_route(format!(
+            "{host} (route {} has no backend)",
+            selected.route.name
+        ))
+    })?;
+    let service = match &target {
+        Target::Cluster(cluster) => snap.gateways.service_of(&cluster.name),
+        _ => None,
+    }
+    .unwrap_or(&snap.unknown_service)
+    .clone();
     Ok(Decision {
         service,
-        target: Target::Cluster(cluster),
-        timeout: route.timeout,
+        target,
+        timeout: selected.route.timeout,
+        actions,
     })
 }
 

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::check::{Check, Validate};
+use crate::kinds::istio::grpc_status_code;
 
 /// Redirect codes Envoy can send (Istio's `redirectCode` accepts these).
 const REDIRECT_CODES: [u32; 5] = [301, 302, 303, 307, 308];
@@ -83,7 +84,35 @@ impl HttpRoute {
             path,
             self.route.iter().map(|r| (&r.destination, r.weight)),
         );
+        if self.redirect.is_some() || self.direct_response.is_some() {
+            // Istio's validation: such a rule answers before anything else
+            // could apply.
+            for (field, set) in [
+                ("fault", self.fault.is_some()),
+                ("rewrite", self.rewrite.is_some()),
+            ] {
+                if set {
+                    cx.error(
+                        "conflicting-actions",
+                        format!("{path}.{field}"),
+                        format!("a rule that redirects or answers directly cannot also {field}; move it to a rule with `route`"),
+                    );
+                }
+            }
+        }
         if let Some(r) = &self.redirect {
+            if r.uri.is_none()
+                && r.authority.is_none()
+                && r.port.is_none()
+                && r.derive_port.is_none()
+                && r.scheme.is_none()
+            {
+                cx.error(
+                    "redirect",
+                    format!("{path}.redirect"),
+                    "a redirect needs `uri`, `authority`, `scheme` or a port to send the client to",
+                );
+            }
             if let Some(code) = r.redirect_code
                 && !REDIRECT_CODES.contains(&code)
             {
@@ -118,6 +147,27 @@ impl HttpRoute {
                     "set exactly one of `string` or `bytes`",
                 );
             }
+            let body = d.body.as_ref().and_then(|b| match (&b.string, &b.bytes) {
+                (Some(t), None) => Some(weft_proto::config::ResponseBody::Text(t.clone())),
+                (None, Some(b)) => Some(weft_proto::config::ResponseBody::Base64(b.clone())),
+                _ => None,
+            });
+            match body.map(|b| b.bytes()) {
+                Some(Err(e)) => cx.error(
+                    "body",
+                    format!("{path}.directResponse.body.bytes"),
+                    format!("not standard base64: {e}"),
+                ),
+                Some(Ok(b)) if b.len() > 1 << 20 => cx.error(
+                    "body",
+                    format!("{path}.directResponse.body"),
+                    format!(
+                        "{} bytes; at most 1 MiB (serve large bodies from a backend)",
+                        b.len()
+                    ),
+                ),
+                _ => {}
+            }
         }
         if let Some(rw) = &self.rewrite {
             if rw.uri.is_some() && rw.uri_regex_rewrite.is_some() {
@@ -129,6 +179,24 @@ impl HttpRoute {
             }
             if let Some(re) = &rw.uri_regex_rewrite {
                 cx.regex(format!("{path}.rewrite.uriRegexRewrite.match"), &re.pattern);
+                let proxy_form = weft_proto::config::RegexRewrite {
+                    pattern: re.pattern.clone(),
+                    substitution: re.rewrite.clone(),
+                };
+                let groups = regex::Regex::new(&re.pattern).map(|r| r.captures_len() - 1);
+                match (proxy_form.replacement(), groups) {
+                    (Err(why), _) => cx.error(
+                        "rewrite",
+                        format!("{path}.rewrite.uriRegexRewrite.rewrite"),
+                        why,
+                    ),
+                    (Ok((_, wanted)), Ok(have)) if wanted > have => cx.error(
+                        "rewrite",
+                        format!("{path}.rewrite.uriRegexRewrite.rewrite"),
+                        format!("refers to group {wanted}, but `match` has {have}"),
+                    ),
+                    _ => {}
+                }
             }
         }
         if let Some(t) = &self.timeout {
@@ -144,6 +212,14 @@ impl HttpRoute {
             }
             if let Some(t) = &r.per_try_timeout {
                 positive(cx, &format!("{path}.retries.perTryTimeout"), t, false);
+            }
+        }
+        if let Some(h) = &self.headers {
+            h.check(cx, &format!("{path}.headers"));
+        }
+        for (j, rd) in self.route.iter().enumerate() {
+            if let Some(h) = &rd.headers {
+                h.check(cx, &format!("{path}.route[{j}].headers"));
             }
         }
         if let Some(f) = &self.fault {
@@ -209,6 +285,56 @@ impl HttpMatchRequest {
     }
 }
 
+impl Headers {
+    /// Names must be header names; the host is changed with
+    /// `rewrite.authority`, and pseudo-headers not at all (Envoy refuses
+    /// both in header edits).
+    fn check(&self, cx: &mut Check<'_>, path: &str) {
+        for (side, ops) in [("request", &self.request), ("response", &self.response)] {
+            let Some(ops) = ops else { continue };
+            let names = ops
+                .set
+                .keys()
+                .map(|k| ("set", k))
+                .chain(ops.add.keys().map(|k| ("add", k)))
+                .chain(ops.remove.iter().map(|k| ("remove", k)));
+            for (op, name) in names {
+                let at = format!("{path}.{side}.{op}.{name}");
+                if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case(":authority") {
+                    cx.error(
+                        "header",
+                        at,
+                        format!("`{name}` cannot be edited as a header; change the host with `rewrite.authority`"),
+                    );
+                } else if name.starts_with(':') {
+                    cx.error(
+                        "header",
+                        at,
+                        format!("`{name}` is a pseudo-header, which cannot be edited"),
+                    );
+                } else if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    cx.error(
+                        "header",
+                        at,
+                        format!("`{name}` is not a header name; use letters, digits and `-`"),
+                    );
+                }
+            }
+            for (op, map) in [("set", &ops.set), ("add", &ops.add)] {
+                for (name, value) in map {
+                    if http::HeaderValue::from_str(value).is_err() {
+                        cx.error(
+                            "header",
+                            format!("{path}.{side}.{op}.{name}"),
+                            "the value has characters a header cannot carry (control characters or a line break)",
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl HttpFaultInjection {
     fn check(&self, cx: &mut Check<'_>, path: &str) {
         if self.delay.is_none() && self.abort.is_none() {
@@ -231,6 +357,13 @@ impl HttpFaultInjection {
             if let Some(p) = d.percent {
                 cx.percentage(format!("{path}.delay.percent"), f64::from(p));
             }
+            if d.percentage.is_none() && d.percent.is_none() {
+                cx.warn(
+                    "fault-percentage",
+                    format!("{path}.delay"),
+                    "no `percentage`: as in Istio, no request is delayed; add `percentage: { value: 100 }` to delay every request",
+                );
+            }
         }
         if let Some(a) = &self.abort {
             let set = [
@@ -245,6 +378,15 @@ impl HttpFaultInjection {
                     "an abort needs exactly one of `httpStatus`, `grpcStatus` or `http2Error`",
                 );
             }
+            if let Some(name) = &a.grpc_status
+                && grpc_status_code(name).is_none()
+            {
+                cx.error(
+                    "status",
+                    format!("{path}.abort.grpcStatus"),
+                    format!("`{name}` is not a gRPC status; use a name such as UNAVAILABLE, or a number 0 to 16"),
+                );
+            }
             if let Some(s) = a.http_status
                 && !(200..=599).contains(&s)
             {
@@ -256,6 +398,13 @@ impl HttpFaultInjection {
             }
             if let Some(p) = &a.percentage {
                 cx.percentage(format!("{path}.abort.percentage.value"), p.value);
+            }
+            if a.percentage.is_none() {
+                cx.warn(
+                    "fault-percentage",
+                    format!("{path}.abort"),
+                    "no `percentage`: as in Istio, no request is aborted; add `percentage: { value: 100 }` to abort every request",
+                );
             }
         }
     }

@@ -61,6 +61,7 @@ fn ctx_for(listener: &str) -> (Arc<ConnCtx>, Arc<crate::state::Snapshot>) {
         orig_dst: None,
         identity: None,
         peer_labels: None,
+        client_tls: false,
         drain: watch,
     });
     (ctx, snap)

@@ -1,0 +1,207 @@
+//! Istio's bookinfo routing samples, unchanged, each doing what its name
+//! promises on a running mesh (`weft up`, explicit mode): user routing,
+//! weighted splits measured over many requests, and the fault-injection
+//! task's delay and abort for jason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use support::local_mesh::{LocalMesh, conformance, reviews_version};
+
+/// Polls `check` until it holds 5 times in a row, for up to 15 s (config
+/// takes a moment to reach the proxies; before it does, reviews' versions
+/// take turns, so one lucky answer proves nothing).
+fn until(what: &str, check: impl FnMut() -> Result<(), String>) {
+    until_n(what, 5, check)
+}
+
+/// [`until`] for a check no earlier config can pass by chance.
+fn until_n(what: &str, times: u32, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut in_a_row = 0;
+    loop {
+        match check() {
+            Ok(()) => {
+                in_a_row += 1;
+                if in_a_row == times {
+                    return;
+                }
+            }
+            Err(e) if Instant::now() > deadline => panic!("{what}: {e}"),
+            Err(_) => {
+                in_a_row = 0;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+fn sample(name: &str) -> std::path::PathBuf {
+    conformance(&format!("networking/{name}"))
+}
+
+/// How many of `n` requests from productpage's app each reviews version
+/// answered.
+fn split(mesh: &LocalMesh, n: usize) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    for _ in 0..n {
+        let r = mesh.get_from("productpage-v1", "http://reviews:9080/reviews/0", &[]);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let pod = r
+            .body
+            .split("\"podname\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("none")
+            .trim_end_matches("-0")
+            .to_string();
+        *seen.entry(pod).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// Asserts the share of `version` in `seen` is `expect`% within `slack`
+/// points (a binomial's 4 standard deviations at the sample sizes used).
+fn share(seen: &BTreeMap<String, usize>, version: &str, expect: f64, slack: f64) {
+    let total: usize = seen.values().sum();
+    let got = *seen.get(version).unwrap_or(&0) as f64 * 100.0 / total as f64;
+    assert!(
+        (got - expect).abs() <= slack,
+        "{version}: {got:.1}% of {total}, expected {expect}% ± {slack}: {seen:?}"
+    );
+}
+
+#[test]
+fn user_routing_and_weighted_splits_do_what_the_samples_say() {
+    let mesh = LocalMesh::bookinfo("br");
+
+    // Everyone to v1.
+    mesh.apply(&sample("virtual-service-all-v1.yaml"));
+    until("all to v1", || {
+        let v = reviews_version(&mesh.page(None).body);
+        (v == "reviews-v1").then_some(()).ok_or(v.to_string())
+    });
+
+    // jason to v2, everyone else to v3.
+    mesh.apply(&sample("virtual-service-reviews-jason-v2-v3.yaml"));
+    until("jason to v2, others to v3", || {
+        let (j, o) = (mesh.page(Some("jason")), mesh.page(Some("alice")));
+        match (reviews_version(&j.body), reviews_version(&o.body)) {
+            ("reviews-v2", "reviews-v3") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    for _ in 0..10 {
+        assert_eq!(
+            reviews_version(&mesh.page(Some("jason")).body),
+            "reviews-v2"
+        );
+        assert_eq!(reviews_version(&mesh.page(None).body), "reviews-v3");
+    }
+
+    // Weighted splits, from 400 requests each.
+    for (file, a, pa, b) in [
+        (
+            "virtual-service-reviews-50-v3.yaml",
+            "reviews-v1",
+            50.0,
+            "reviews-v3",
+        ),
+        (
+            "virtual-service-reviews-80-20.yaml",
+            "reviews-v1",
+            80.0,
+            "reviews-v2",
+        ),
+        (
+            "virtual-service-reviews-90-10.yaml",
+            "reviews-v1",
+            90.0,
+            "reviews-v2",
+        ),
+    ] {
+        // From everyone on v1, a split is in force once `b` answers: the
+        // old config cannot send anything there.
+        mesh.apply(&sample("virtual-service-all-v1.yaml"));
+        until_n("back to v1", 1, || {
+            let seen = split(&mesh, 40);
+            (seen.len() == 1 && seen.contains_key("reviews-v1"))
+                .then_some(())
+                .ok_or(format!("{seen:?}"))
+        });
+        mesh.apply(&sample(file));
+        until_n(file, 1, || {
+            let seen = split(&mesh, 40);
+            seen.contains_key(b)
+                .then_some(())
+                .ok_or(format!("{seen:?}"))
+        });
+        let seen = split(&mesh, 400);
+        assert_eq!(seen.len(), 2, "{file}: {seen:?}");
+        let slack: f64 = 4.0 * (pa * (100.0 - pa) / 400.0_f64).sqrt();
+        share(&seen, a, pa, slack);
+        share(&seen, b, 100.0 - pa, slack);
+        eprintln!("{file}: {seen:?}");
+    }
+}
+
+#[test]
+fn jason_gets_the_fault_injection_tasks_delay_and_abort() {
+    let mesh = LocalMesh::bookinfo("bf");
+    mesh.apply(&sample("virtual-service-all-v1.yaml"));
+    mesh.apply(&sample("virtual-service-reviews-test-v2.yaml"));
+    until("jason to v2", || {
+        let v = reviews_version(&mesh.page(Some("jason")).body);
+        (v == "reviews-v2").then_some(()).ok_or(v.to_string())
+    });
+
+    // ratings aborts jason's requests with 500: reviews v2 shows that
+    // ratings is unavailable; everyone else still sees v1, unharmed.
+    mesh.apply(&sample("virtual-service-ratings-test-abort.yaml"));
+    until_n("jason's ratings abort", 1, || {
+        let page = mesh.page(Some("jason")).body;
+        page.contains("Ratings service is currently unavailable")
+            .then_some(())
+            .ok_or(page)
+    });
+    let other = mesh.page(None);
+    assert_eq!(other.status, 200);
+    assert_eq!(reviews_version(&other.body), "reviews-v1");
+    assert!(!other.body.contains("currently unavailable"));
+    // The abort happened in the calling sidecar: ratings' own app was not
+    // reached, so a direct call as jason gets the proxy's 500.
+    let direct = mesh.get_from(
+        "reviews-v2",
+        "http://ratings:9080/ratings/0",
+        &[("end-user", "jason")],
+    );
+    assert_eq!(direct.status, 500, "{}", direct.body);
+    assert!(
+        direct.body.contains("fault filter abort"),
+        "{}",
+        direct.body
+    );
+
+    // ratings delays jason's requests 7 s: productpage gives up on
+    // reviews after its 3 s timeout and says so; the rest are fast.
+    mesh.apply(&sample("virtual-service-ratings-test-delay.yaml"));
+    until_n("jason's ratings delay", 1, || {
+        let started = Instant::now();
+        let page = mesh.page(Some("jason")).body;
+        let took = started.elapsed();
+        (page.contains("Error fetching product reviews") && took >= Duration::from_secs(3))
+            .then_some(())
+            .ok_or(format!("{took:?}"))
+    });
+    let started = Instant::now();
+    let other = mesh.page(None);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "others are not delayed"
+    );
+    assert_eq!(reviews_version(&other.body), "reviews-v1");
+    assert!(!other.body.contains("Error fetching product reviews"));
+}

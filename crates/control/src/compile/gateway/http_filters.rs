@@ -1,0 +1,160 @@
+//! HTTPRoute filters as the proxy's route actions
+//! (gateway-api `apis/v1/httproute_types.go`, `HTTPRouteFilter`):
+//! `RequestHeaderModifier` and `ResponseHeaderModifier` (on a rule or a
+//! backendRef), `RequestRedirect` and `URLRewrite`.
+//!
+//! Path modifiers: `ReplaceFullPath` replaces the whole path;
+//! `ReplacePrefixMatch` replaces the matched `PathPrefix` by whole
+//! segments, trailing slashes ignored (`/foo/bar` with prefix `/foo`
+//! becomes `/xyz/bar` for `/xyz`, `/bar` for an empty replacement, and an
+//! empty result is `/`). Both become a regex rewrite of the path, per
+//! match, since each match of a rule has its own prefix.
+
+use weft_api::kinds::gateway_api::HttpRouteMatch;
+use weft_api::kinds::gateway_api::PathMatchType;
+use weft_api::kinds::gateway_api::common::HttpHeaderFilter;
+use weft_api::kinds::gateway_api::http_route::{
+    HttpPathModifier, HttpPathModifierType, HttpRouteFilter, RedirectScheme,
+};
+use weft_proto::config::{HeaderEdits, HeaderOps, Redirect, RedirectPort, RegexRewrite, Rewrite};
+
+/// What a rule's filters ask for one of its matches.
+#[derive(Debug, Default)]
+pub(super) struct Actions {
+    pub headers: HeaderOps,
+    pub redirect: Option<Redirect>,
+    pub rewrite: Option<Rewrite>,
+}
+
+/// The actions of `filters` for requests matched by `m`; `None` when they
+/// cannot be carried out for it (a prefix replacement on a match that is
+/// not a `PathPrefix`, which Gateway API does not accept; or in a
+/// redirect, which weft does not do yet; loading says so).
+pub(super) fn actions(filters: &[HttpRouteFilter], m: &HttpRouteMatch) -> Option<Actions> {
+    let mut out = Actions {
+        headers: header_ops(filters),
+        ..Actions::default()
+    };
+    for f in filters {
+        if let Some(r) = &f.request_redirect {
+            let path = match &r.path {
+                Some(p) if p.type_ == HttpPathModifierType::ReplaceFullPath => {
+                    Some(p.replace_full_path.clone().unwrap_or_default())
+                }
+                Some(_) => return None,
+                None => None,
+            };
+            let port = match (r.port.and_then(|p| u16::try_from(p).ok()), r.scheme) {
+                (Some(p), _) => RedirectPort::Number(p),
+                // A scheme's well-known port, left out of the location.
+                (None, Some(_)) => RedirectPort::FromScheme,
+                // The listener's port.
+                (None, None) => RedirectPort::FromRequest,
+            };
+            out.redirect = Some(Redirect {
+                path,
+                authority: r.hostname.clone(),
+                scheme: r.scheme.map(|s| {
+                    match s {
+                        RedirectScheme::Http => "http",
+                        RedirectScheme::Https => "https",
+                    }
+                    .to_string()
+                }),
+                port: Some(port),
+                status: r
+                    .status_code
+                    .and_then(|c| u16::try_from(c).ok())
+                    .unwrap_or(302),
+            });
+        }
+        if let Some(rw) = &f.url_rewrite {
+            out.rewrite = Some(Rewrite {
+                uri: None,
+                uri_regex: match &rw.path {
+                    Some(p) => Some(path_rewrite(p, m)?),
+                    None => None,
+                },
+                authority: rw.hostname.clone(),
+            });
+        }
+    }
+    Some(out)
+}
+
+/// A backendRef's own header filters.
+pub(super) fn header_ops(filters: &[HttpRouteFilter]) -> HeaderOps {
+    let mut ops = HeaderOps::default();
+    for f in filters {
+        if let Some(h) = &f.request_header_modifier {
+            merge(&mut ops.request, h);
+        }
+        if let Some(h) = &f.response_header_modifier {
+            merge(&mut ops.response, h);
+        }
+    }
+    ops
+}
+
+fn merge(edits: &mut HeaderEdits, h: &HttpHeaderFilter) {
+    let lower = |n: &str| n.to_ascii_lowercase();
+    edits
+        .set
+        .extend(h.set.iter().map(|x| (lower(&x.name), x.value.clone())));
+    edits
+        .add
+        .extend(h.add.iter().map(|x| (lower(&x.name), x.value.clone())));
+    edits.remove.extend(h.remove.iter().map(|n| lower(n)));
+}
+
+/// The path rewrite of `p` for requests `m` matched.
+fn path_rewrite(p: &HttpPathModifier, m: &HttpRouteMatch) -> Option<RegexRewrite> {
+    match p.type_ {
+        HttpPathModifierType::ReplaceFullPath => Some(RegexRewrite {
+            pattern: "^.*$".into(),
+            substitution: literal(p.replace_full_path.as_deref().unwrap_or("/")),
+        }),
+        HttpPathModifierType::ReplacePrefixMatch => {
+            let prefix = match &m.path {
+                Some(path) if path.type_() == PathMatchType::PathPrefix => path.value(),
+                Some(_) => return None,
+                None => "/",
+            };
+            let prefix = regex_syntax_escape(prefix.trim_end_matches('/'));
+            let with = p.replace_prefix_match.as_deref().unwrap_or_default();
+            let with = with.trim_end_matches('/');
+            Some(if with.is_empty() {
+                RegexRewrite {
+                    pattern: format!("^{prefix}/?(.*)$"),
+                    substitution: "/\\1".into(),
+                }
+            } else {
+                RegexRewrite {
+                    pattern: format!("^{prefix}(/.*)?$"),
+                    substitution: format!("{}\\1", literal(with)),
+                }
+            })
+        }
+    }
+}
+
+/// `s` as a substitution that inserts it as written (a backslash would
+/// start a group reference).
+fn literal(s: &str) -> String {
+    s.replace('\\', "\\\\")
+}
+
+/// `s` as a regex matching itself.
+fn regex_syntax_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

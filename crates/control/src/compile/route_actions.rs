@@ -1,0 +1,132 @@
+//! A VirtualService rule's actions besides routing (`fault`, `redirect`,
+//! `directResponse`, `rewrite`, `headers`) as the proxy carries them out,
+//! for sidecars and gateways alike. Istio's translation to Envoy
+//! (pilot `networking/core/route`) is the reference: a fault with no
+//! percentage injects into no request (loading warns), `redirectCode`
+//! defaults to 301, `derivePort` picks the redirect's port.
+
+use weft_api::kinds::istio::{
+    HeaderOperations, Headers, HttpFaultInjection, HttpRoute as VsRule, RedirectPortSelection,
+    grpc_status_code,
+};
+use weft_proto::config::{
+    AbortStatus, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps, HttpRoute,
+    Redirect, RedirectPort, RegexRewrite, ResponseBody, Rewrite,
+};
+
+/// Fills `route`'s actions from `rule`.
+pub(super) fn apply(rule: &VsRule, route: &mut HttpRoute) {
+    route.fault = rule.fault.as_ref().and_then(fault);
+    route.redirect = rule.redirect.as_ref().map(|r| Redirect {
+        path: r.uri.clone(),
+        authority: r.authority.clone(),
+        scheme: r.scheme.clone(),
+        port: match (r.port.and_then(|p| u16::try_from(p).ok()), r.derive_port) {
+            (Some(p), _) => Some(RedirectPort::Number(p)),
+            (None, Some(RedirectPortSelection::FromRequestPort)) => Some(RedirectPort::FromRequest),
+            (None, Some(RedirectPortSelection::FromProtocolDefault)) => {
+                Some(RedirectPort::FromScheme)
+            }
+            (None, None) => None,
+        },
+        status: r
+            .redirect_code
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(301),
+    });
+    route.direct_response = rule.direct_response.as_ref().map(|d| DirectResponse {
+        status: u16::try_from(d.status).unwrap_or(0),
+        body: d.body.as_ref().and_then(|b| match (&b.string, &b.bytes) {
+            (Some(s), _) => Some(ResponseBody::Text(s.clone())),
+            (None, Some(b)) => Some(ResponseBody::Base64(b.clone())),
+            (None, None) => None,
+        }),
+    });
+    route.rewrite = rule.rewrite.as_ref().map(|r| Rewrite {
+        uri: r.uri.clone(),
+        uri_regex: r.uri_regex_rewrite.as_ref().map(|x| RegexRewrite {
+            pattern: x.pattern.clone(),
+            substitution: x.rewrite.clone(),
+        }),
+        authority: r.authority.clone(),
+    });
+    route.headers = header_ops(rule.headers.as_ref());
+    // Istio puts a lone destination's edits after the rule's in the
+    // route's own lists, so the destination's `set` wins there; with
+    // several destinations each keeps its own, applied before the rule's.
+    if let [only] = &mut route.backends[..] {
+        let own = std::mem::take(&mut only.headers);
+        for (mine, theirs) in [
+            (&mut route.headers.request, own.request),
+            (&mut route.headers.response, own.response),
+        ] {
+            mine.set.extend(theirs.set);
+            mine.add.extend(theirs.add);
+            mine.remove.extend(theirs.remove);
+        }
+    }
+}
+
+/// A destination's (or a rule's) `headers`.
+pub(super) fn header_ops(h: Option<&Headers>) -> HeaderOps {
+    let Some(h) = h else {
+        return HeaderOps::default();
+    };
+    HeaderOps {
+        request: edits(h.request.as_ref()),
+        response: edits(h.response.as_ref()),
+    }
+}
+
+fn edits(ops: Option<&HeaderOperations>) -> HeaderEdits {
+    let Some(ops) = ops else {
+        return HeaderEdits::default();
+    };
+    // Header names are case-insensitive; the proxy keeps them lower-case.
+    let pairs = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect()
+    };
+    HeaderEdits {
+        set: pairs(&ops.set),
+        add: pairs(&ops.add),
+        remove: ops.remove.iter().map(|k| k.to_ascii_lowercase()).collect(),
+    }
+}
+
+fn fault(f: &HttpFaultInjection) -> Option<Fault> {
+    let delay = f.delay.as_ref().and_then(|d| {
+        Some(FaultDelay {
+            // `exponentialDelay` is not carried out (loading warns).
+            // A zero delay delays nothing (and Envoy refuses it).
+            fixed: d
+                .fixed_delay
+                .as_ref()
+                .map(|t| t.0)
+                .filter(|t| !t.is_zero())?,
+            percent: percent(d.percentage.as_ref().map(|p| p.value), d.percent),
+        })
+    });
+    let abort = f.abort.as_ref().and_then(|a| {
+        let status = match (a.http_status, a.grpc_status.as_deref()) {
+            (Some(s), _) => AbortStatus::Http(u16::try_from(s).ok()?),
+            (None, Some(name)) => AbortStatus::Grpc(grpc_status_code(name)?),
+            // `http2Error` is not carried out (loading warns).
+            (None, None) => return None,
+        };
+        Some(FaultAbort {
+            status,
+            percent: percent(a.percentage.as_ref().map(|p| p.value), None),
+        })
+    });
+    (delay.is_some() || abort.is_some()).then_some(Fault { delay, abort })
+}
+
+/// `percentage.value`, else the deprecated integer `percent`, else none.
+fn percent(value: Option<f64>, legacy: Option<i32>) -> f64 {
+    value.or(legacy.map(f64::from)).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests;

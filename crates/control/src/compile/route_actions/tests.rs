@@ -1,0 +1,202 @@
+use std::time::Duration;
+
+use weft_api::ResourceSet;
+use weft_api::kinds::Spec;
+use weft_proto::config::{
+    AbortStatus, DirectResponse, FaultAbort, FaultDelay, HeaderEdits, HttpRoute, Redirect,
+    RedirectPort, RegexRewrite, ResponseBody, Rewrite,
+};
+
+use super::apply;
+use weft_api::kinds::istio::grpc_status_code as grpc_code;
+
+/// The routes `apply` makes of each rule of the VirtualService in `yaml`.
+fn routes(yaml: &str) -> Vec<HttpRoute> {
+    let set = ResourceSet::from_text("vs.yaml", yaml);
+    assert!(
+        !set.has_errors(),
+        "{:?}",
+        set.errors().map(|f| f.message.clone()).collect::<Vec<_>>()
+    );
+    let Spec::VirtualService(vs) = &set.resources[0].spec else {
+        panic!("not a VirtualService")
+    };
+    vs.http
+        .iter()
+        .map(|rule| {
+            let mut r = HttpRoute::default();
+            apply(rule, &mut r);
+            r
+        })
+        .collect()
+}
+
+fn vs(http: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{ name: r }}\nspec:\n  hosts: [ratings]\n  http:\n{http}"
+    )
+}
+
+#[test]
+fn bookinfo_faults_become_proxy_faults() {
+    let abort = routes(include_str!(
+        "../../../../../samples/bookinfo-networking/virtual-service-ratings-test-abort.yaml"
+    ));
+    assert_eq!(
+        abort[0].fault.as_ref().unwrap().abort,
+        Some(FaultAbort {
+            status: AbortStatus::Http(500),
+            percent: 100.0
+        })
+    );
+    assert!(abort[1].fault.is_none(), "only jason's rule faults");
+    let delay = routes(include_str!(
+        "../../../../../samples/bookinfo-networking/virtual-service-ratings-test-delay.yaml"
+    ));
+    assert_eq!(
+        delay[0].fault.as_ref().unwrap().delay,
+        Some(FaultDelay {
+            fixed: Duration::from_secs(7),
+            percent: 100.0
+        })
+    );
+}
+
+#[test]
+fn fault_percentages_and_grpc_statuses() {
+    let r = routes(&vs("  - fault:
+      delay: { fixedDelay: 1s, percent: 30 }
+      abort: { grpcStatus: UNAVAILABLE, percentage: { value: 0.5 } }
+    route: [{ destination: { host: ratings } }]
+  - fault:
+      delay: { fixedDelay: 1s }
+    route: [{ destination: { host: ratings } }]
+"));
+    let f = r[0].fault.as_ref().unwrap();
+    assert_eq!(
+        f.delay.as_ref().unwrap().percent,
+        30.0,
+        "the legacy integer"
+    );
+    assert_eq!(
+        f.abort,
+        Some(FaultAbort {
+            status: AbortStatus::Grpc(14),
+            percent: 0.5
+        })
+    );
+    assert_eq!(
+        r[1].fault.as_ref().unwrap().delay.as_ref().unwrap().percent,
+        0.0,
+        "no percentage injects into no request, as Istio"
+    );
+    assert_eq!(grpc_code("unavailable"), Some(14));
+    assert_eq!(grpc_code("16"), Some(16));
+    assert_eq!(grpc_code("17"), None);
+    assert_eq!(grpc_code("NOPE"), None);
+}
+
+#[test]
+fn redirects_direct_responses_and_rewrites() {
+    let r = routes(&vs("  - redirect: { uri: /v2/ratings, authority: new.example.com, derivePort: FROM_REQUEST_PORT }
+  - redirect: { scheme: https, port: 8443, redirectCode: 308 }
+  - directResponse: { status: 503, body: { string: closed } }
+  - directResponse: { status: 200, body: { bytes: aGk= } }
+  - rewrite: { uri: /v2, authority: ratings.internal }
+    route: [{ destination: { host: ratings } }]
+  - rewrite: { uriRegexRewrite: { match: '^/r/(.*)$', rewrite: '/\\1' } }
+    route: [{ destination: { host: ratings } }]
+"));
+    assert_eq!(
+        r[0].redirect,
+        Some(Redirect {
+            path: Some("/v2/ratings".into()),
+            authority: Some("new.example.com".into()),
+            scheme: None,
+            port: Some(RedirectPort::FromRequest),
+            status: 301,
+        })
+    );
+    let second = r[1].redirect.as_ref().unwrap();
+    assert_eq!(
+        (second.scheme.as_deref(), second.port, second.status),
+        (Some("https"), Some(RedirectPort::Number(8443)), 308)
+    );
+    assert_eq!(
+        r[2].direct_response,
+        Some(DirectResponse {
+            status: 503,
+            body: Some(ResponseBody::Text("closed".into()))
+        })
+    );
+    assert_eq!(
+        r[3].direct_response.as_ref().unwrap().body,
+        Some(ResponseBody::Base64("aGk=".into()))
+    );
+    assert_eq!(
+        r[4].rewrite,
+        Some(Rewrite {
+            uri: Some("/v2".into()),
+            uri_regex: None,
+            authority: Some("ratings.internal".into()),
+        })
+    );
+    assert_eq!(
+        r[5].rewrite.as_ref().unwrap().uri_regex,
+        Some(RegexRewrite {
+            pattern: "^/r/(.*)$".into(),
+            substitution: "/\\1".into()
+        })
+    );
+}
+
+#[test]
+fn header_edits_keep_their_kind_and_lower_case_names() {
+    let r = routes(&vs("  - headers:
+      request: { set: { X-Env: prod }, add: { X-Trace: a }, remove: [X-Debug] }
+      response: { remove: [Server] }
+    route: [{ destination: { host: ratings } }]
+"));
+    assert_eq!(
+        r[0].headers.request,
+        HeaderEdits {
+            set: vec![("x-env".into(), "prod".into())],
+            add: vec![("x-trace".into(), "a".into())],
+            remove: vec!["x-debug".into()],
+        }
+    );
+    assert_eq!(r[0].headers.response.remove, ["server"]);
+}
+
+#[test]
+fn a_lone_destinations_edits_follow_the_rules_as_in_istio() {
+    let set = ResourceSet::from_text(
+        "vs.yaml",
+        &vs("  - headers: { request: { set: { x-who: rule } } }
+    route:
+    - destination: { host: ratings }
+      headers: { request: { set: { x-who: destination } } }
+"),
+    );
+    let Spec::VirtualService(v) = &set.resources[0].spec else {
+        panic!()
+    };
+    let mut r = HttpRoute {
+        backends: vec![weft_proto::config::Backend {
+            cluster: "c".into(),
+            weight: 1,
+            headers: crate::compile::route_actions::header_ops(v.http[0].route[0].headers.as_ref()),
+        }],
+        ..HttpRoute::default()
+    };
+    apply(&v.http[0], &mut r);
+    assert!(r.backends[0].headers.is_empty());
+    assert_eq!(
+        r.headers.request.set,
+        [
+            ("x-who".to_string(), "rule".to_string()),
+            ("x-who".to_string(), "destination".to_string())
+        ],
+        "applied in order: the destination's set wins"
+    );
+}
