@@ -3,6 +3,9 @@
 # tests. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A one-off build (CI's fresh clone) gains nothing from incremental data,
+# which doubles target/ and slows that build; set it to 1 to keep it.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 scripts/install-test-deps.sh
 
