@@ -78,6 +78,9 @@ pub enum ResponseFlag {
     DI,
     /// A fault abort answered the request (Envoy's fault filter).
     FI,
+    /// Upstream retry limit exceeded: the last try failed after retries
+    /// ran out or the retry budget refused one.
+    URX,
 }
 
 /// Every flag of one HTTP exchange: its outcome, plus `DI` when a fault
@@ -140,6 +143,7 @@ impl ResponseFlag {
             Self::RBAC => "RBAC",
             Self::DI => "DI",
             Self::FI => "FI",
+            Self::URX => "URX",
         }
     }
 

@@ -36,6 +36,10 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.http[].route[].weight",
             "spec.http[].route[].headers",
             "spec.http[].timeout",
+            "spec.http[].retries.attempts",
+            "spec.http[].retries.perTryTimeout",
+            "spec.http[].retries.retryOn",
+            "spec.http[].retries.backoff",
             "spec.http[].fault.delay.fixedDelay",
             "spec.http[].fault.delay.percentage",
             "spec.http[].fault.delay.percent",
@@ -46,6 +50,7 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.http[].directResponse",
             "spec.http[].rewrite",
             "spec.http[].headers",
+            "spec.http[].corsPolicy",
             "spec.tcp[].match[].port",
             "spec.tcp[].match[].sourceLabels",
             "spec.tcp[].match[].sourceNamespace",
@@ -190,6 +195,27 @@ fn values(kind: Kind, root: &Node) -> Vec<(String, String)> {
             "spec.resolution".into(),
             format!("weft sends ServiceEntry traffic to the IP addresses of its endpoints (STATIC); `{v}` resolution is not implemented yet"),
         ));
+    }
+    if kind == Kind::VirtualService {
+        root.walk(&mut |path, entry| {
+            if path.pattern() == "spec.http[].retries.retryOn"
+                && let weft_yaml::NodeKind::Scalar(Scalar::Str(list)) = &entry.value.kind
+            {
+                for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    if item.parse::<u16>().is_err()
+                        && crate::kinds::istio::retry_condition(item).is_none()
+                    {
+                        out.push((
+                            path.to_string(),
+                            format!(
+                                "weft does not retry on `{item}` yet: that condition is left out"
+                            ),
+                        ));
+                    }
+                }
+            }
+            true
+        });
     }
     if kind == Kind::AuthorizationPolicy {
         if let Some(a) = root.get(&FieldPath::parse("spec.action"))

@@ -158,7 +158,7 @@ spec:
     - method: { prefix: GE }
       withoutHeaders: { x-debug: {}, x-test: { exact: '1' } }
       uri: { prefix: /api }
-    retries: { attempts: 3 }
+    retries: { attempts: 3, retryOn: 'reset,http3-post-connect-failure', retryRemoteLocalities: true }
     timeout: 1s
     route:
     - destination: { host: reviews, subset: v1 }
@@ -183,7 +183,8 @@ spec: { jwtRules: [{ issuer: https://example.com }] }
             "warning: test.yaml:6: spec.exportTo: weft does not implement `exportTo` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:9: spec.http[0].match[0].method.prefix: weft does not implement `prefix` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:10: spec.http[0].match[0].withoutHeaders.x-test.exact: weft does not implement `exact` here yet: it is checked, and otherwise ignored",
-            "warning: test.yaml:12: spec.http[0].retries: weft does not implement `retries` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:12: spec.http[0].retries.retryOn: weft does not retry on `http3-post-connect-failure` yet: that condition is left out",
+            "warning: test.yaml:12: spec.http[0].retries.retryRemoteLocalities: weft does not implement `retryRemoteLocalities` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:16: spec.http[0].mirror: weft does not implement `mirror` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:23: spec.trafficPolicy.tls.credentialName: weft does not implement `credentialName` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:26: kind: weft does not act on RequestAuthentication resources yet: this one is checked, and otherwise ignored",

@@ -167,6 +167,15 @@ impl LocalMesh {
             .unwrap_or_else(|| panic!("no pod of {workload}: {}", self.state))
     }
 
+    /// A string field of `workload`'s pod in `weft get workloads -o json`
+    /// (`admin`, `outbound_proxy`, `ip`).
+    pub fn pod_field(&self, workload: &str, field: &str) -> String {
+        self.pod(workload)[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{workload} has no {field}"))
+            .to_string()
+    }
+
     /// The product page through the ingress gateway, signed in as `user`.
     pub fn page(&self, user: Option<&str>) -> Reply {
         let gateway = self.pod("istio-ingressgateway")["ports"][0][1]

@@ -5,13 +5,16 @@
 //! percentage injects into no request (loading warns), `redirectCode`
 //! defaults to 301, `derivePort` picks the redirect's port.
 
+use std::time::Duration;
+
 use weft_api::kinds::istio::{
-    HeaderOperations, Headers, HttpFaultInjection, HttpRoute as VsRule, RedirectPortSelection,
-    grpc_status_code,
+    CorsPolicy, HeaderOperations, Headers, HttpFaultInjection, HttpRetry, HttpRoute as VsRule,
+    RedirectPortSelection, UnmatchedPreflights, grpc_status_code, retry_condition,
 };
 use weft_proto::config::{
-    AbortStatus, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps, HttpRoute,
-    Redirect, RedirectPort, RegexRewrite, ResponseBody, Rewrite,
+    AbortStatus, Cors, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps,
+    HttpRoute, Redirect, RedirectPort, RegexRewrite, ResponseBody, RetryOn, RetryPolicy, Rewrite,
+    StringMatch,
 };
 
 /// Fills `route`'s actions from `rule`.
@@ -51,6 +54,8 @@ pub(super) fn apply(rule: &VsRule, route: &mut HttpRoute) {
         authority: r.authority.clone(),
     });
     route.headers = header_ops(rule.headers.as_ref());
+    route.retries = retries(rule.retries.as_ref());
+    route.cors = rule.cors_policy.as_ref().map(cors);
     // Istio puts a lone destination's edits after the rule's in the
     // route's own lists, so the destination's `set` wins there; with
     // several destinations each keeps its own, applied before the rule's.
@@ -93,6 +98,111 @@ fn edits(ops: Option<&HeaderOperations>) -> HeaderEdits {
         add: pairs(&ops.add),
         remove: ops.remove.iter().map(|k| k.to_ascii_lowercase()).collect(),
     }
+}
+
+/// Istio's `retryOn` when a rule sets `attempts` without it: connection
+/// failures, refused streams, gRPC `unavailable` and `cancelled`, and 503.
+const DEFAULT_RETRY_ON: [RetryOn; 5] = [
+    RetryOn::ConnectFailure,
+    RetryOn::RefusedStream,
+    RetryOn::Unavailable,
+    RetryOn::Cancelled,
+    RetryOn::RetriableStatusCodes,
+];
+
+/// Envoy's default base interval between tries.
+const DEFAULT_BACKOFF: Duration = Duration::from_millis(25);
+
+/// A rule's `corsPolicy` as Istio gives it to Envoy: `allowOrigins`, or
+/// the deprecated exact `allowOrigin` when that is empty; lists joined
+/// by the proxy; `unmatchedPreflights` FORWARD unless IGNORE.
+fn cors(c: &CorsPolicy) -> Cors {
+    let allow_origins = if c.allow_origins.is_empty() {
+        c.allow_origin
+            .iter()
+            .map(|o| StringMatch::Exact(o.clone()))
+            .collect()
+    } else {
+        c.allow_origins
+            .iter()
+            .filter_map(super::routes::string_match)
+            .collect()
+    };
+    Cors {
+        allow_origins,
+        allow_methods: c.allow_methods.clone(),
+        allow_headers: c.allow_headers.clone(),
+        expose_headers: c.expose_headers.clone(),
+        max_age: c.max_age.as_ref().map(|d| d.0),
+        allow_credentials: c.allow_credentials.unwrap_or(false),
+        forward_unmatched_preflights: c.unmatched_preflights != Some(UnmatchedPreflights::Ignore),
+    }
+}
+
+/// Istio's policy for a route that sets no retries (its mesh-wide
+/// `defaultHttpRetryPolicy` default): 2 retries on connection failures,
+/// refused streams, gRPC `unavailable` and `cancelled`, and 503. The
+/// service port's retry budget still bounds them.
+pub fn default_retries() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 2,
+        per_try_timeout: None,
+        retry_on: DEFAULT_RETRY_ON.to_vec(),
+        status_codes: vec![503],
+        backoff: DEFAULT_BACKOFF,
+    }
+}
+
+/// A rule's `retries`: `attempts: 0` turns retries off; `retryOn` is
+/// Envoy's comma-separated list, where a number is a status to retry
+/// (conditions weft does not know are left out; loading warns). A rule
+/// without `retries` gets Istio's default policy.
+fn retries(r: Option<&HttpRetry>) -> Option<RetryPolicy> {
+    let Some(r) = r else {
+        return Some(default_retries());
+    };
+    let attempts = u32::try_from(r.attempts).ok().filter(|a| *a > 0)?;
+    let (retry_on, status_codes) = match r.retry_on.as_deref() {
+        Some(list) if !list.trim().is_empty() => retry_on(list),
+        _ => (DEFAULT_RETRY_ON.to_vec(), vec![503]),
+    };
+    Some(RetryPolicy {
+        attempts,
+        per_try_timeout: r
+            .per_try_timeout
+            .as_ref()
+            .map(|t| t.0)
+            .filter(|t| !t.is_zero()),
+        retry_on,
+        status_codes,
+        backoff: r
+            .backoff
+            .as_ref()
+            .map(|b| b.0)
+            .filter(|b| !b.is_zero())
+            .unwrap_or(DEFAULT_BACKOFF),
+    })
+}
+
+/// Envoy's `retry_on` list as conditions and status codes.
+pub fn retry_on(list: &str) -> (Vec<RetryOn>, Vec<u16>) {
+    let mut on = Vec::new();
+    let mut codes = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if let Ok(code) = item.parse::<u16>() {
+            codes.push(code);
+            continue;
+        }
+        if let Some(c) = retry_condition(item)
+            && !on.contains(&c)
+        {
+            on.push(c);
+        }
+    }
+    if !codes.is_empty() && !on.contains(&RetryOn::RetriableStatusCodes) {
+        on.push(RetryOn::RetriableStatusCodes);
+    }
+    (on, codes)
 }
 
 fn fault(f: &HttpFaultInjection) -> Option<Fault> {

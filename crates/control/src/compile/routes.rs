@@ -212,7 +212,7 @@ pub(super) fn request_match(m: &HttpMatchRequest) -> RouteMatch {
     }
 }
 
-fn string_match(v: &VsString) -> Option<StringMatch> {
+pub(super) fn string_match(v: &VsString) -> Option<StringMatch> {
     if let Some(s) = &v.exact {
         Some(StringMatch::Exact(s.clone()))
     } else if let Some(s) = &v.prefix {

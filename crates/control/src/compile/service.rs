@@ -2,7 +2,9 @@
 //! and each port's routes (from the VirtualService claiming it).
 
 use weft_api::protocol::Protocol;
-use weft_proto::config::{AppProtocol, Service, ServicePort};
+use weft_proto::config::{AppProtocol, Backend, HttpRoute, RetryBudget, Service, ServicePort};
+
+use super::route_actions::default_retries;
 
 use super::routes::{self, Caller, ClusterRef, Scoped};
 use crate::model::{Mesh, ServiceModel};
@@ -22,7 +24,22 @@ pub fn build(
             let protocol = app_protocol(port.protocol);
             let default = ClusterRef::default_for(svc, port.port);
             let (routes, cluster) = match (vs, port.protocol) {
-                (None, _) => (Vec::new(), Some(default)),
+                (None, Protocol::Tcp) => (Vec::new(), Some(default)),
+                // HTTP without a VirtualService: one route to the service
+                // with Istio's default retries (and the cluster for TCP a
+                // detecting port may also carry).
+                (None, _) => (
+                    vec![HttpRoute {
+                        backends: vec![Backend {
+                            cluster: default.name(),
+                            weight: 1,
+                            headers: Default::default(),
+                        }],
+                        retries: Some(default_retries()),
+                        ..HttpRoute::default()
+                    }],
+                    Some(default),
+                ),
                 (Some(vs), Protocol::Tcp) => (
                     Vec::new(),
                     Some(routes::tcp_cluster(vs, svc, port, caller, mesh).unwrap_or(default)),
@@ -52,6 +69,7 @@ pub fn build(
                 protocol,
                 routes,
                 cluster: cluster.map(|c| c.name()),
+                retry_budget: RetryBudget::default(),
             }
         })
         .collect();

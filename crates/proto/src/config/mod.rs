@@ -10,6 +10,7 @@ mod gateway;
 mod listener;
 mod load;
 mod locate;
+mod retry;
 mod route_actions;
 mod service;
 mod tls;
@@ -29,9 +30,10 @@ pub use gateway::{GatewayServer, ServerTls, VirtualHost};
 pub use listener::{Direction, Interception, Listener, ListenerProtocol};
 pub use load::{ConfigError, LoadError};
 pub use locate::LineIndex;
+pub use retry::{RetryBudget, RetryOn, RetryPolicy};
 pub use route_actions::{
-    AbortStatus, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps, Redirect,
-    RedirectPort, RegexRewrite, ResponseBody, Rewrite,
+    AbortStatus, Cors, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps,
+    Redirect, RedirectPort, RegexRewrite, ResponseBody, Rewrite,
 };
 pub use service::{
     AppProtocol, Backend, HeaderMatch, HttpRoute, InboundPort, PathMatch, QueryMatch, RouteMatch,

@@ -223,3 +223,38 @@ impl HeaderEdits {
         self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
     }
 }
+
+/// Cross-origin resource sharing for a route (Istio `corsPolicy`, carried
+/// out as Envoy's CORS filter): preflights from an allowed origin are
+/// answered by the proxy; other requests from one get the
+/// `access-control-*` response headers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cors {
+    /// Origins allowed (`exact`, `prefix` or `regex`); one that matches
+    /// `*` allows every origin.
+    pub allow_origins: Vec<super::StringMatch>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    #[serde(
+        default,
+        with = "crate::duration::serde_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_age: Option<Duration>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_credentials: bool,
+    /// A preflight from an origin not allowed: `true` (Istio's `FORWARD`)
+    /// sends it upstream; `false` (`IGNORE`) answers it with no CORS
+    /// headers.
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub forward_unmatched_preflights: bool,
+}
+
+fn yes() -> bool {
+    true
+}

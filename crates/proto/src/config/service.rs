@@ -4,7 +4,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::defaults;
-use super::route_actions::{DirectResponse, Fault, HeaderOps, Redirect, Rewrite};
+use super::retry::{RetryBudget, RetryPolicy};
+use super::route_actions::{Cors, DirectResponse, Fault, HeaderOps, Redirect, Rewrite};
 
 /// A service this workload can call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +41,9 @@ pub struct ServicePort {
     /// Where TCP traffic goes, and HTTP traffic when `routes` is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// Bounds the retries of every route of this port, together.
+    #[serde(default, skip_serializing_if = "RetryBudget::is_default")]
+    pub retry_budget: RetryBudget,
 }
 
 /// The application protocol on a port, as Istio's port naming declares it.
@@ -92,6 +96,12 @@ pub struct HttpRoute {
     /// backend's own (so the route's win).
     #[serde(default, skip_serializing_if = "HeaderOps::is_empty")]
     pub headers: HeaderOps,
+    /// Unset: no retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<RetryPolicy>,
+    /// Unset: the proxy does nothing about CORS (the app may).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
 }
 
 /// Conditions on a request; all present conditions must hold.

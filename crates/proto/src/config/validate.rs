@@ -275,6 +275,7 @@ impl ProxyConfig {
                         "has neither routes nor a cluster, so its traffic has nowhere to go; add cluster: <name>",
                     ));
                 }
+                retry::check_budget(&format!("{path}.retry_budget"), &port.retry_budget, errs);
                 if let Some(c) = &port.cluster {
                     cluster_ref(format!("{path}.cluster"), c, errs);
                 }
@@ -321,6 +322,7 @@ pub fn parse_authority(s: &str) -> Option<(&str, u16)> {
 }
 
 mod gateway;
+mod retry;
 mod route;
 
 #[cfg(test)]

@@ -1,23 +1,52 @@
 //! Body types on the request path. Bodies stream through untouched (constant
-//! memory whatever their size); these wrappers only count bytes and notice
-//! how a response ended, for metrics.
+//! memory whatever their size); these wrappers count bytes and notice how
+//! a response ended, for metrics, and on routes with retries keep a copy
+//! of small request bodies to send again.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use parking_lot::Mutex;
 
 use super::exchange::Exchange;
+use super::retry::MAX_REPLAY_BYTES as MAX_KEPT;
 
-/// A downstream request body on its way upstream, counting bytes.
+/// A downstream request body on its way upstream, counting bytes; on a
+/// route with retries, also kept (up to a limit) for sending again.
 #[derive(Debug)]
 pub struct RequestBody {
-    inner: Incoming,
+    /// What a retry sends first: the part of the body an earlier try
+    /// already read from the client (counted then).
+    replayed: VecDeque<Bytes>,
+    replayed_trailers: Option<HeaderMap>,
+    /// The rest, still coming from the client; `None` once handed back to
+    /// the tee for a retry, or for a body that is all replay.
+    body: Option<Incoming>,
+    /// Where a copy goes, on routes with retries only.
+    tee: Option<Arc<Mutex<Tee>>>,
     bytes: Arc<AtomicU64>,
+}
+
+/// The copy of a request body kept for retries while a try sends it.
+/// Chunks are `Bytes` clones: reference counts, not copies.
+#[derive(Debug, Default)]
+pub struct Tee {
+    chunks: Vec<Bytes>,
+    len: usize,
+    trailers: Option<HeaderMap>,
+    /// The client's body has ended and all of it is in `chunks`.
+    complete: bool,
+    too_big: bool,
+    /// What a try dropped before reading it all (a connect failure reads
+    /// none of it): a retry reads on from here (Linkerd's `ReplayBody`).
+    rest: Option<Incoming>,
 }
 
 /// What the proxy answers a client with: the upstream's body, or a body the
@@ -39,7 +68,30 @@ enum Inner {
 
 impl RequestBody {
     pub fn new(inner: Incoming, bytes: Arc<AtomicU64>) -> Self {
-        Self { inner, bytes }
+        Self {
+            replayed: VecDeque::new(),
+            replayed_trailers: None,
+            body: Some(inner),
+            tee: None,
+            bytes,
+        }
+    }
+
+    /// A body that keeps a copy of what it sends, up to 64 KiB, for
+    /// [`Tee::replay`]; no copy (`None`) when its declared length is
+    /// already over that.
+    pub fn teed(inner: Incoming, bytes: Arc<AtomicU64>) -> (Self, Option<Arc<Mutex<Tee>>>) {
+        let over = inner.size_hint().lower() > MAX_KEPT as u64;
+        let tee = (!over).then(|| {
+            Arc::new(Mutex::new(Tee {
+                // A body that is already over (a GET) needs no copy.
+                complete: inner.is_end_stream(),
+                ..Tee::default()
+            }))
+        });
+        let mut body = Self::new(inner, bytes);
+        body.tee = tee.clone();
+        (body, tee)
     }
 }
 
@@ -51,21 +103,115 @@ impl Body for RequestBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if let Some(c) = self.replayed.pop_front() {
+            return Poll::Ready(Some(Ok(Frame::data(c))));
+        }
+        let this = &mut *self;
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(
+                this.replayed_trailers
+                    .take()
+                    .map(|t| Ok(Frame::trailers(t))),
+            );
+        };
+        let frame = ready!(Pin::new(&mut *body).poll_frame(cx));
+        if let Some(tee) = &this.tee {
+            let mut tee = tee.lock();
+            tee.record(&frame, MAX_KEPT);
+            // A sender that knows the length (hyper's HTTP/1 client with a
+            // content-length) stops polling after the last byte, before
+            // the end the stream would report.
+            if body.is_end_stream() {
+                tee.complete = true;
+            }
+        }
         if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
             && let Some(data) = data
         {
-            self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            this.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         }
         Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.replayed.is_empty()
+            && self.replayed_trailers.is_none()
+            && self.body.as_ref().is_none_or(Incoming::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        let kept: u64 = self.replayed.iter().map(|c| c.len() as u64).sum();
+        match &self.body {
+            None => SizeHint::with_exact(kept),
+            Some(b) => {
+                let rest = b.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(rest.lower() + kept);
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(upper + kept);
+                }
+                hint
+            }
+        }
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        // A try that ends before sending all the body (a connect failure,
+        // an early response) hands the unread rest to the next try.
+        if let (Some(tee), Some(body)) = (&self.tee, self.body.take())
+            && !body.is_end_stream()
+        {
+            tee.lock().rest = Some(body);
+        }
+    }
+}
+
+// === impl Tee ===
+
+impl Tee {
+    /// The body again for a retry: what was read so far, then the rest
+    /// from the client. `None` when it cannot be had: over the limit,
+    /// broken, or still held by the last try.
+    pub fn replay(tee: &Arc<Mutex<Tee>>, bytes: Arc<AtomicU64>) -> Option<RequestBody> {
+        let mut t = tee.lock();
+        if t.too_big || !(t.complete || t.rest.is_some()) {
+            return None;
+        }
+        let rest = t.rest.take();
+        Some(RequestBody {
+            replayed: t.chunks.iter().cloned().collect(),
+            replayed_trailers: t.trailers.clone(),
+            tee: rest.is_some().then(|| tee.clone()),
+            body: rest,
+            bytes,
+        })
+    }
+
+    fn record(&mut self, frame: &Option<Result<Frame<Bytes>, hyper::Error>>, limit: usize) {
+        if self.too_big {
+            return;
+        }
+        match frame {
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    self.len += d.len();
+                    if self.len > limit {
+                        // Over the limit: drop the copy, never retry.
+                        self.too_big = true;
+                        self.chunks = Vec::new();
+                    } else {
+                        self.chunks.push(d.clone());
+                    }
+                } else if let Some(t) = f.trailers_ref() {
+                    self.trailers = Some(t.clone());
+                }
+            }
+            // A broken body cannot be sent again.
+            Some(Err(_)) => self.too_big = true,
+            None => self.complete = true,
+        }
     }
 }
 

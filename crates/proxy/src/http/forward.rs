@@ -13,7 +13,8 @@ use super::actions::Applied;
 use super::body::{RequestBody, ResponseBody};
 use super::exchange::Exchange;
 use super::headers::{is_grpc, is_upgrade, set_upstream_target, strip_hop_by_hop};
-use super::{authorize, respond, route, tunnel};
+use super::route::Target;
+use super::{authorize, respond, retry, route, tunnel};
 use crate::errors::{ProxyError, ResponseFlag};
 use crate::listen::ConnCtx;
 use crate::upstream::HttpVersion;
@@ -47,13 +48,18 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     };
     ex.set_service(decision.service.clone());
     // Most routes have no actions: this is one `None` check for them.
-    let actions = decision.actions;
-    if let Some(a) = &actions {
+    let mut actions = decision.actions;
+    if let Some(a) = &mut actions {
         ex = match a.before_upstream(ex, &req, grpc).await {
             Ok(ex) => ex,
             Err(rsp) => return rsp,
         };
     }
+    // Retries pick endpoints from the cluster again; only clusters retry.
+    let retry = match (&decision.target, decision.retry) {
+        (Target::Cluster(c), Some(r)) => Some((r, c.clone())),
+        _ => None,
+    };
     let up = match route::resolve(&ctx, &snap, decision.target).await {
         Ok(up) => up,
         Err(e) => return edited(respond::error(ex, grpc, e), &actions),
@@ -94,20 +100,42 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
             HttpVersion::Http2 => Version::HTTP_2,
         },
     );
-    let req = req.map(|b| RequestBody::new(b, ex.request_bytes()));
 
-    let send = up.endpoint.send(req, version, up.connect_timeout);
-    let result = match decision.timeout {
-        Some(t) => tokio::time::timeout(t, send)
-            .await
-            .unwrap_or(Err(ProxyError::ResponseTimeout(t))),
-        None => send.await,
+    let (result, exhausted) = match retry {
+        // An upgrade's body is the rest of the connection: never retried.
+        Some((retry, cluster)) if downstream_upgrade.is_none() => {
+            // The route timeout bounds every try and wait together.
+            let send = retry::send(&retry, &cluster, up.endpoint, version, req, &mut ex);
+            match decision.timeout {
+                Some(t) => match tokio::time::timeout(t, send).await {
+                    Ok(tried) => (tried.result, tried.exhausted),
+                    Err(_) => (Err(ProxyError::ResponseTimeout(t)), false),
+                },
+                None => {
+                    let tried = send.await;
+                    (tried.result, tried.exhausted)
+                }
+            }
+        }
+        _ => {
+            let req = req.map(|b| RequestBody::new(b, ex.request_bytes()));
+            let send = up.endpoint.send(req, version, up.connect_timeout);
+            let result = match decision.timeout {
+                Some(t) => tokio::time::timeout(t, send)
+                    .await
+                    .unwrap_or(Err(ProxyError::ResponseTimeout(t))),
+                None => send.await,
+            };
+            if result.is_ok() {
+                up.endpoint.observe_latency(start.elapsed());
+            }
+            (result, false)
+        }
     };
     let mut rsp = match result {
         Ok(rsp) => rsp,
         Err(e) => return edited(respond::error(ex, grpc, e), &actions),
     };
-    up.endpoint.observe_latency(start.elapsed());
 
     let switching = rsp.status() == StatusCode::SWITCHING_PROTOCOLS;
     if let (true, Some(down)) = (switching, downstream_upgrade) {
@@ -118,7 +146,14 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
         a.edit_response(rsp.headers_mut());
     }
     ex.observe_grpc_status(rsp.headers());
-    ex.set_response(rsp.status(), ResponseFlag::None);
+    // Envoy: URX when retries ran out (or the budget stopped them) and the
+    // last try still failed; an error's own flag (UF, UC, UT) wins.
+    let flag = if exhausted {
+        ResponseFlag::URX
+    } else {
+        ResponseFlag::None
+    };
+    ex.set_response(rsp.status(), flag);
     rsp.map(|b| ResponseBody::upstream(b, ex))
 }
 

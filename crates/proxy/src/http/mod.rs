@@ -8,6 +8,7 @@ mod exchange;
 mod forward;
 mod headers;
 mod respond;
+mod retry;
 pub(crate) mod route;
 mod tunnel;
 
@@ -21,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use body::{RequestBody, ResponseBody};
 pub use exchange::security_policy;
+pub use retry::Budget as RetryBudget;
 pub use route::{Decision, Route, Target};
 
 use crate::listen::ConnCtx;

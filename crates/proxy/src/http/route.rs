@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
-use weft_proto::config::{Direction, HttpRoute, OutboundPolicy};
+use weft_proto::config::{Direction, HttpRoute, OutboundPolicy, RetryBudget};
 
 use super::actions::{Applied, HeaderOps, RouteActions};
 use super::headers::{authority, split_authority};
+use super::retry::{Budget, Retry};
 use crate::errors::ProxyError;
 use crate::listen::ConnCtx;
 use crate::state::{ServicePort, Snapshot, passthrough};
@@ -28,6 +29,9 @@ pub struct Route {
     /// What the route does besides choosing a backend. `None` for most
     /// routes, whose requests then carry nothing extra.
     actions: Option<Arc<RouteActions>>,
+    /// How the route retries; `None` for most routes, whose requests then
+    /// neither keep their bodies nor touch a budget.
+    retry: Option<Arc<Retry>>,
 }
 
 #[derive(Debug)]
@@ -68,6 +72,8 @@ pub struct Decision {
     pub timeout: Option<Duration>,
     /// The matched route's actions, when it has any.
     pub actions: Option<Applied>,
+    /// The matched route's retry policy, when it has one.
+    pub retry: Option<Arc<Retry>>,
 }
 
 // === impl Route ===
@@ -107,7 +113,20 @@ impl Route {
             backends,
             timeout: cfg.timeout,
             actions: RouteActions::compile(cfg, backend_edits)?.map(Arc::new),
+            // A budget of the route's own until `share_retry_budget` (a
+            // gateway's routes keep theirs: they have no service port).
+            retry: cfg.retries.as_ref().and_then(|r| {
+                let budget = Arc::new(Budget::new(&RetryBudget::default()));
+                Retry::compile(r, budget).map(Arc::new)
+            }),
         })
+    }
+
+    /// Makes the route's retries draw on its service port's `budget`.
+    pub fn share_retry_budget(&mut self, budget: &Arc<Budget>) {
+        if let Some(r) = &self.retry {
+            self.retry = Some(Arc::new(r.with_budget(budget.clone())));
+        }
     }
 
     /// A route with no conditions sending everything to one cluster.
@@ -123,6 +142,7 @@ impl Route {
             total_weight: 1,
             timeout: None,
             actions: None,
+            retry: None,
         }
     }
 
@@ -240,6 +260,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             target: Target::Addr(addr),
             timeout: None,
             actions: None,
+            retry: None,
         });
     }
     match requested {
@@ -248,6 +269,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             target: Target::Resolve(host.to_string(), port.unwrap_or(default_port)),
             timeout: None,
             actions: None,
+            retry: None,
         }),
         None => Err(no_route()),
     }
@@ -268,6 +290,7 @@ fn route_service_port<B>(svc: &ServicePort, req: &Request<B>) -> Result<Decision
         target,
         timeout: selected.route.timeout,
         actions,
+        retry: selected.route.retry.clone(),
     })
 }
 
@@ -279,6 +302,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
             target: Target::Cluster(t.cluster.clone()),
             timeout: None,
             actions: None,
+            retry: None,
         },
         // A port no one declared: hand it to the app on the same port, as
         // Istio's inbound passthrough does.
@@ -294,6 +318,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
             ),
             timeout: None,
             actions: None,
+            retry: None,
         },
     }
 }
@@ -333,6 +358,7 @@ pub fn decide_tcp(
                 target: Target::Cluster(c),
                 timeout: None,
                 actions: None,
+                retry: None,
             }),
             None => Err(no_route(format!(
                 "{}:{} (tcp)",
@@ -356,12 +382,14 @@ pub fn decide_tcp(
             },
             timeout: None,
             actions: None,
+            retry: None,
         }),
         (Some(addr), None) => Ok(Decision {
             service: Arc::new(ServiceLabels::new(&addr.ip().to_string(), None)),
             target: Target::Addr(addr),
             timeout: None,
             actions: None,
+            retry: None,
         }),
         (None, None) => Err(no_route(wanted)),
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use weft_proto::config::{self, AppProtocol, ConfigError, LbPolicy, ProxyConfig, UpstreamProtocol};
 
 use super::{InboundTarget, ServicePort, ServiceTable, Snapshot};
-use crate::http::Route;
+use crate::http::{RetryBudget, Route};
 use crate::telemetry::{PeerLabels, ServiceLabels};
 use crate::upstream::{Balancer, Cluster, Endpoint, Transport, TransportBuilder};
 
@@ -64,10 +64,14 @@ impl Snapshot {
         for (i, svc) in config.services.iter().enumerate() {
             let labels = Arc::new(ServiceLabels::new(&svc.name, svc.namespace.as_deref()));
             for (j, port) in svc.ports.iter().enumerate() {
+                let retry_budget = keep_budget(prev, svc, port);
                 let mut routes = Vec::new();
                 for (k, r) in port.routes.iter().enumerate() {
                     match Route::compile(r, lookup) {
-                        Ok(r) => routes.push(r),
+                        Ok(mut r) => {
+                            r.share_retry_budget(&retry_budget);
+                            routes.push(r);
+                        }
                         Err(msg) => errors.push(ConfigError {
                             path: format!("services[{i}].ports[{j}].routes[{k}]"),
                             message: msg,
@@ -87,6 +91,7 @@ impl Snapshot {
                     protocol: port.protocol,
                     routes,
                     tcp_cluster,
+                    retry_budget,
                 });
                 for host in svc.all_hosts() {
                     services
@@ -229,4 +234,21 @@ fn reuse_endpoint(
                 && e.transport.key() == transport.key()
         })
         .cloned()
+}
+
+/// The port's retry budget from `prev`, with its recent deposits and
+/// withdrawals, when its settings are unchanged; a new one otherwise (a
+/// changed budget starts empty, with only its reserve).
+fn keep_budget(
+    prev: Option<&Snapshot>,
+    svc: &config::Service,
+    port: &config::ServicePort,
+) -> Arc<RetryBudget> {
+    prev.and_then(|p| {
+        let host = svc.all_hosts().next()?;
+        p.services.by_host(host, port.port)
+    })
+    .map(|sp| sp.retry_budget.clone())
+    .filter(|b| *b.config() == port.retry_budget)
+    .unwrap_or_else(|| Arc::new(RetryBudget::new(&port.retry_budget)))
 }

@@ -19,7 +19,7 @@ pub use build::BuildError;
 pub use gateway::{GatewayPort, GatewayTable, VirtualHost};
 pub use passthrough::Passthrough;
 
-use crate::http::Route;
+use crate::http::{RetryBudget, Route};
 use crate::telemetry::{Metrics, PeerLabels, ServiceLabels};
 use crate::upstream::Cluster;
 
@@ -80,6 +80,8 @@ pub struct ServicePort {
     pub routes: Vec<Route>,
     /// Where opaque TCP goes.
     pub tcp_cluster: Option<Arc<Cluster>>,
+    /// Bounds the retries of all `routes` together.
+    pub retry_budget: Arc<RetryBudget>,
 }
 
 /// Where inbound traffic for one workload port goes.

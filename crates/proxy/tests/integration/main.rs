@@ -4,6 +4,7 @@
 
 mod authz;
 mod balance;
+mod cors;
 mod detect;
 mod errors;
 mod faults;
@@ -14,6 +15,7 @@ mod http2;
 mod inbound;
 mod origination;
 mod reload;
+mod retries;
 mod route_actions;
 mod route_matches;
 mod support;

@@ -97,3 +97,22 @@ pub fn grpc_status_code(name: &str) -> Option<u32> {
         .position(|n| n.eq_ignore_ascii_case(name))
         .and_then(|i| u32::try_from(i).ok())
 }
+
+/// One of Envoy's (and gRPC's) `retry_on` names weft carries out.
+pub fn retry_condition(name: &str) -> Option<weft_proto::config::RetryOn> {
+    Some(match name {
+        "5xx" => weft_proto::config::RetryOn::FiveXx,
+        "gateway-error" => weft_proto::config::RetryOn::GatewayError,
+        "reset" => weft_proto::config::RetryOn::Reset,
+        "connect-failure" => weft_proto::config::RetryOn::ConnectFailure,
+        "retriable-4xx" => weft_proto::config::RetryOn::Retriable4xx,
+        "refused-stream" => weft_proto::config::RetryOn::RefusedStream,
+        "retriable-status-codes" => weft_proto::config::RetryOn::RetriableStatusCodes,
+        "cancelled" => weft_proto::config::RetryOn::Cancelled,
+        "deadline-exceeded" => weft_proto::config::RetryOn::DeadlineExceeded,
+        "internal" => weft_proto::config::RetryOn::Internal,
+        "resource-exhausted" => weft_proto::config::RetryOn::ResourceExhausted,
+        "unavailable" => weft_proto::config::RetryOn::Unavailable,
+        _ => return None,
+    })
+}

@@ -56,6 +56,7 @@ pub(super) const HTTP_ROUTE: &[&str] = &[
     "spec.rules[].backendRefs[].port",
     "spec.rules[].backendRefs[].weight",
     "spec.rules[].timeouts.request",
+    "spec.rules[].retry",
 ];
 
 /// Warnings for values of implemented fields that weft does not act on.

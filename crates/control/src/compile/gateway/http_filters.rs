@@ -14,9 +14,11 @@ use weft_api::kinds::gateway_api::HttpRouteMatch;
 use weft_api::kinds::gateway_api::PathMatchType;
 use weft_api::kinds::gateway_api::common::HttpHeaderFilter;
 use weft_api::kinds::gateway_api::http_route::{
-    HttpPathModifier, HttpPathModifierType, HttpRouteFilter, RedirectScheme,
+    HttpPathModifier, HttpPathModifierType, HttpRouteFilter, HttpRouteRetry, RedirectScheme,
 };
-use weft_proto::config::{HeaderEdits, HeaderOps, Redirect, RedirectPort, RegexRewrite, Rewrite};
+use weft_proto::config::{
+    HeaderEdits, HeaderOps, Redirect, RedirectPort, RegexRewrite, RetryOn, RetryPolicy, Rewrite,
+};
 
 /// What a rule's filters ask for one of its matches.
 #[derive(Debug, Default)]
@@ -80,6 +82,41 @@ pub(super) fn actions(filters: &[HttpRouteFilter], m: &HttpRouteMatch) -> Option
         }
     }
     Some(out)
+}
+
+/// A rule's `retry` as Istio converts it: `attempts` (2 when unset; 0
+/// turns retries off) of connection failures, refused streams, gRPC
+/// `unavailable` and `cancelled`, and the listed `codes`.
+pub(super) fn retries(r: &HttpRouteRetry) -> Option<RetryPolicy> {
+    let attempts = u32::try_from(r.attempts.unwrap_or(2))
+        .ok()
+        .filter(|a| *a > 0)?;
+    let status_codes: Vec<u16> = r
+        .codes
+        .iter()
+        .filter_map(|c| u16::try_from(*c).ok())
+        .collect();
+    let mut retry_on = vec![
+        RetryOn::ConnectFailure,
+        RetryOn::RefusedStream,
+        RetryOn::Unavailable,
+        RetryOn::Cancelled,
+    ];
+    if !status_codes.is_empty() {
+        retry_on.push(RetryOn::RetriableStatusCodes);
+    }
+    Some(RetryPolicy {
+        attempts,
+        per_try_timeout: None,
+        retry_on,
+        status_codes,
+        backoff: r
+            .backoff
+            .as_ref()
+            .map(|b| b.0)
+            .filter(|b| !b.is_zero())
+            .unwrap_or(std::time::Duration::from_millis(25)),
+    })
 }
 
 /// A backendRef's own header filters.

@@ -95,6 +95,12 @@ pub(super) fn entries(
                         false => backends.clone(),
                     },
                     timeout,
+                    // Istio turns a rule without `retry` into a VirtualService
+                    // route without `retries`: its default policy applies.
+                    retries: match &rule.retry {
+                        Some(r) => http_filters::retries(r),
+                        None => Some(crate::compile::route_actions::default_retries()),
+                    },
                     redirect: actions.redirect,
                     rewrite: actions.rewrite,
                     headers: actions.headers,

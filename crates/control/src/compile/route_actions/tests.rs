@@ -200,3 +200,98 @@ fn a_lone_destinations_edits_follow_the_rules_as_in_istio() {
         "applied in order: the destination's set wins"
     );
 }
+
+#[test]
+fn retries_follow_istio_attempts_retry_on_and_back_off() {
+    use weft_proto::config::{RetryOn, RetryPolicy};
+    let r = routes(&vs("  - retries: { attempts: 3, perTryTimeout: 2s, retryOn: 'gateway-error,connect-failure,409,503,unavailable,envoy-ratelimited' }
+    route: [{ destination: { host: ratings } }]
+  - retries: { attempts: 2 }
+    route: [{ destination: { host: ratings } }]
+  - retries: { attempts: 0, perTryTimeout: 1s }
+    route: [{ destination: { host: ratings } }]
+  - route: [{ destination: { host: ratings } }]
+"));
+    assert_eq!(
+        r[0].retries,
+        Some(RetryPolicy {
+            attempts: 3,
+            per_try_timeout: Some(Duration::from_secs(2)),
+            retry_on: vec![
+                RetryOn::GatewayError,
+                RetryOn::ConnectFailure,
+                RetryOn::Unavailable,
+                RetryOn::RetriableStatusCodes
+            ],
+            status_codes: vec![409, 503],
+            backoff: Duration::from_millis(25),
+        }),
+        "numbers become retriable status codes; unknown names are left out"
+    );
+    let default_on = r[1].retries.as_ref().unwrap();
+    assert_eq!(
+        (default_on.retry_on.len(), &default_on.status_codes[..]),
+        (5, &[503][..]),
+        "attempts without retryOn take Istio's default conditions"
+    );
+    assert!(r[2].retries.is_none(), "attempts 0 turns retries off");
+    assert_eq!(
+        r[3].retries.as_ref(),
+        Some(&super::default_retries()),
+        "a rule without retries gets Istio's default policy"
+    );
+    let d = super::default_retries();
+    assert_eq!(
+        (d.attempts, &d.retry_on[..], &d.status_codes[..]),
+        (
+            2,
+            &[
+                RetryOn::ConnectFailure,
+                RetryOn::RefusedStream,
+                RetryOn::Unavailable,
+                RetryOn::Cancelled,
+                RetryOn::RetriableStatusCodes
+            ][..],
+            &[503][..]
+        )
+    );
+}
+
+#[test]
+fn cors_policy_follows_istio() {
+    use weft_proto::config::{Cors, StringMatch};
+    let r = routes(&vs("  - corsPolicy:
+      allowOrigins: [{ exact: 'https://a.example' }, { regex: 'https://.*\\.b\\.example' }]
+      allowMethods: [GET, POST]
+      allowHeaders: [x-a]
+      exposeHeaders: [x-b]
+      maxAge: 24h
+      allowCredentials: true
+      unmatchedPreflights: IGNORE
+    route: [{ destination: { host: ratings } }]
+  - corsPolicy: { allowOrigin: ['https://old.example'] }
+    route: [{ destination: { host: ratings } }]
+"));
+    assert_eq!(
+        r[0].cors,
+        Some(Cors {
+            allow_origins: vec![
+                StringMatch::Exact("https://a.example".into()),
+                StringMatch::Regex("https://.*\\.b\\.example".into()),
+            ],
+            allow_methods: vec!["GET".into(), "POST".into()],
+            allow_headers: vec!["x-a".into()],
+            expose_headers: vec!["x-b".into()],
+            max_age: Some(Duration::from_secs(86_400)),
+            allow_credentials: true,
+            forward_unmatched_preflights: false,
+        })
+    );
+    let old = r[1].cors.as_ref().unwrap();
+    assert_eq!(
+        old.allow_origins,
+        [StringMatch::Exact("https://old.example".into())],
+        "the deprecated allowOrigin when allowOrigins is empty"
+    );
+    assert!(old.forward_unmatched_preflights, "FORWARD by default");
+}

@@ -181,6 +181,24 @@ fn a_proxy_sees_services_routes_and_the_subsets_endpoints() {
         mysql.ports[0].cluster.as_deref(),
         Some("outbound|3306||mysql.db.svc.cluster.local")
     );
+    assert!(mysql.ports[0].routes.is_empty(), "TCP: no HTTP routes");
+
+    // HTTP without a VirtualService: one route to every instance, with
+    // Istio's default retries; the cluster stays for TCP on the port.
+    let Typed::Service(page_svc) = decoded(&view, SERVICE, "productpage.default.svc.cluster.local")
+    else {
+        panic!()
+    };
+    let port = &page_svc.ports[0];
+    let default = "outbound|9080||productpage.default.svc.cluster.local";
+    assert_eq!(port.cluster.as_deref(), Some(default));
+    assert_eq!(port.routes.len(), 1);
+    assert_eq!(port.routes[0].backends[0].cluster, default);
+    assert_eq!(port.routes[0].retries.as_ref().map(|r| r.attempts), Some(2));
+    assert!(
+        reviews.ports[0].routes.iter().all(|r| r.retries.is_some()),
+        "VirtualService rules without retries get the default too"
+    );
 
     let Typed::Inbound(inbound) = decoded(&view, INBOUND, "9080") else {
         panic!()

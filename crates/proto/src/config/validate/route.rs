@@ -4,9 +4,11 @@
 //! (`:`-headers and `host` in header edits, status ranges).
 
 use crate::config::{
-    AbortStatus, ConfigError, DirectResponse, Fault, HeaderEdits, HeaderMatch, HeaderOps,
+    AbortStatus, ConfigError, Cors, DirectResponse, Fault, HeaderEdits, HeaderMatch, HeaderOps,
     HttpRoute, PathMatch, QueryMatch, Redirect, RedirectPort, Rewrite, RouteMatch, StringMatch,
 };
+
+use super::retry::check_retries;
 
 /// Istio refuses larger direct response bodies (they travel in every push).
 const MAX_DIRECT_BODY: usize = 1024 * 1024;
@@ -32,6 +34,12 @@ pub(in crate::config) fn check_route(path: &str, route: &HttpRoute, errs: &mut V
         check_rewrite(&format!("{path}.rewrite"), rewrite, errs);
     }
     check_header_ops(&format!("{path}.headers"), &route.headers, errs);
+    if let Some(retries) = &route.retries {
+        check_retries(&format!("{path}.retries"), retries, errs);
+    }
+    if let Some(cors) = &route.cors {
+        check_cors(&format!("{path}.cors"), cors, errs);
+    }
     for (b, backend) in route.backends.iter().enumerate() {
         check_header_ops(
             &format!("{path}.backends[{b}].headers"),
@@ -132,6 +140,38 @@ fn check_match(path: &str, rm: &RouteMatch, errs: &mut Vec<ConfigError>) {
 fn check_string_match(path: &str, m: &StringMatch, errs: &mut Vec<ConfigError>) {
     if let StringMatch::Regex(re) = m {
         check_regex(&format!("{path}.regex"), re, errs);
+    }
+}
+
+/// CORS values end up in response headers: each must be a header value,
+/// and the listed names header names.
+fn check_cors(path: &str, cors: &Cors, errs: &mut Vec<ConfigError>) {
+    for (i, m) in cors.allow_origins.iter().enumerate() {
+        let p = format!("{path}.allow_origins[{i}]");
+        if matches!(m, StringMatch::Present(_)) {
+            errs.push(ConfigError::new(
+                p,
+                "an origin matches by exact, prefix or regex, not present",
+            ));
+        } else {
+            check_string_match(&p, m, errs);
+        }
+    }
+    let lists = [
+        ("allow_methods", &cors.allow_methods),
+        ("allow_headers", &cors.allow_headers),
+        ("expose_headers", &cors.expose_headers),
+    ];
+    for (field, list) in lists {
+        for (i, v) in list.iter().enumerate() {
+            // Methods are tokens, like header names.
+            if v != "*" && http_header_name_invalid(v) {
+                errs.push(ConfigError::new(
+                    format!("{path}.{field}[{i}]"),
+                    format!("{v:?} is not a valid HTTP token (a method or header name)"),
+                ));
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! Routes without actions cost nothing here: their decision carries
 //! `None` and none of this runs.
 
+mod cors;
 mod fault;
 mod header_edits;
 mod redirect;
@@ -24,6 +25,7 @@ use weft_proto::config::HttpRoute;
 
 pub use header_edits::HeaderOps;
 
+use self::cors::{Cors, Verdict};
 use self::fault::{Abort, Fault};
 use self::redirect::{Redirect, RequestUrl};
 use self::rewrite::Rewrite;
@@ -39,6 +41,7 @@ const ABORT_BODY: &str = "fault filter abort";
 /// A route's actions, compiled once per config.
 #[derive(Debug, Default)]
 pub struct RouteActions {
+    cors: Option<Cors>,
     fault: Option<Fault>,
     answer: Option<Answer>,
     rewrite: Option<Rewrite>,
@@ -63,6 +66,8 @@ pub struct Applied {
     matched: usize,
     /// The port the route serves (service or gateway port).
     port: u16,
+    /// The `Origin` of a CORS request the route's policy allows.
+    cors_origin: Option<HeaderValue>,
 }
 
 // === impl RouteActions ===
@@ -84,12 +89,14 @@ impl RouteActions {
             (None, None) => None,
         };
         let actions = Self {
+            cors: cfg.cors.as_ref().map(Cors::compile).transpose()?,
             fault: cfg.fault.as_ref().map(Fault::compile).transpose()?,
             answer,
             rewrite: cfg.rewrite.as_ref().map(Rewrite::compile).transpose()?,
             headers: HeaderOps::compile(&cfg.headers)?,
         };
-        let idle = actions.fault.is_none()
+        let idle = actions.cors.is_none()
+            && actions.fault.is_none()
             && actions.answer.is_none()
             && actions.rewrite.is_none()
             && actions.headers.is_empty();
@@ -116,6 +123,7 @@ impl Applied {
             backend,
             matched,
             port,
+            cors_origin: None,
         }
     }
 
@@ -126,11 +134,24 @@ impl Applied {
     /// The delay is not part of the route's timeout, which starts with the
     /// upstream request (Envoy's fault filter runs before the router).
     pub async fn before_upstream<B>(
-        &self,
+        &mut self,
         mut ex: Exchange,
         req: &Request<B>,
         grpc: bool,
     ) -> Result<Exchange, Response<ResponseBody>> {
+        // Istio puts the CORS filter ahead of the fault filter.
+        if let Some(cors) = &self.route.cors {
+            match cors.verdict(req) {
+                Verdict::NotCors => {}
+                Verdict::Request(origin) => self.cors_origin = Some(origin),
+                Verdict::Preflight(origin) => {
+                    let mut rsp = respond::local(ex, grpc, cors_reply());
+                    cors.preflight_headers(origin, rsp.headers_mut());
+                    return Err(rsp);
+                }
+                Verdict::IgnoredPreflight => return Err(respond::local(ex, grpc, cors_reply())),
+            }
+        }
         if let Some(fault) = &self.route.fault {
             if let Some(delay) = fault.sample_delay() {
                 tokio::time::sleep(delay).await;
@@ -187,6 +208,7 @@ impl Applied {
         };
         // A route's answer has no backend: only the route's edits apply.
         self.route.headers.response.apply(rsp.headers_mut());
+        self.add_cors_headers(rsp.headers_mut());
         Err(rsp)
     }
 
@@ -210,5 +232,22 @@ impl Applied {
             b.response.apply(headers);
         }
         self.route.headers.response.apply(headers);
+        self.add_cors_headers(headers);
+    }
+
+    fn add_cors_headers(&self, headers: &mut HeaderMap) {
+        if let (Some(cors), Some(origin)) = (&self.route.cors, &self.cors_origin) {
+            cors.response_headers(origin, headers);
+        }
+    }
+}
+
+/// Envoy's CORS filter answers a preflight 200 with no body.
+fn cors_reply() -> LocalReply {
+    LocalReply {
+        status: StatusCode::OK,
+        body: Bytes::new(),
+        grpc_status: None,
+        flag: ResponseFlag::None,
     }
 }

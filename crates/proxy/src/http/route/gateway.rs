@@ -59,6 +59,7 @@ pub fn decide<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Dec
         target,
         timeout: selected.route.timeout,
         actions,
+        retry: selected.route.retry.clone(),
     })
 }
 

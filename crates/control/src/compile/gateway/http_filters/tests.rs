@@ -124,3 +124,17 @@ filters: [{ type: URLRewrite, urlRewrite: { path: { type: ReplacePrefixMatch, re
     );
     assert!(actions(&r.filters, &r.matches[0]).is_none());
 }
+
+#[test]
+fn a_rules_retry_is_istios_conversion() {
+    use weft_proto::config::RetryOn;
+    let r = rule("retry: { codes: [500, 503], backoff: 100ms }");
+    let p = super::retries(r.retry.as_ref().unwrap()).unwrap();
+    assert_eq!(p.attempts, 2, "unset attempts are 2");
+    assert_eq!(p.status_codes, [500, 503]);
+    assert!(p.retry_on.contains(&RetryOn::RetriableStatusCodes));
+    assert!(p.retry_on.contains(&RetryOn::ConnectFailure));
+    assert_eq!(p.backoff, std::time::Duration::from_millis(100));
+    let off = rule("retry: { attempts: 0 }");
+    assert!(super::retries(off.retry.as_ref().unwrap()).is_none());
+}
