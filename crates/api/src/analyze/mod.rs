@@ -1,12 +1,14 @@
 //! `weft analyze`: checks across resources, as `istioctl analyze` makes
 //! them. Loading already reported what is wrong inside each resource; this
 //! reports what is wrong between them (a destination no service backs, a
-//! subset no DestinationRule defines, two VirtualServices claiming a host).
+//! subset no DestinationRule defines, two VirtualServices claiming a host,
+//! a VirtualService and a TrafficSplit or mesh route routing one service).
 //!
 //! Cost: one pass to index the set, then one pass per check; lookups are
 //! hash-map hits except wildcard ServiceEntry hosts, which are scanned.
 
 mod hosts;
+mod mesh_routes;
 mod ports;
 mod selectors;
 
@@ -41,6 +43,7 @@ pub fn analyze_with(set: &ResourceSet, running: &[Workload]) -> Vec<Finding> {
     index.index_labels();
     let mut out = Vec::new();
     hosts::check(&index, &mut out);
+    mesh_routes::check(&index, &mut out);
     selectors::check(&index, &mut out);
     ports::check(&index, &mut out);
     crate::finding::sort(&mut out);

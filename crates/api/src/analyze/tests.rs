@@ -116,6 +116,44 @@ fn two_virtual_services_claiming_one_host_conflict() {
 }
 
 #[test]
+fn routing_one_service_twice_says_which_weft_ignores() {
+    let route = "---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  parentRefs: [{ group: '', kind: Service, name: reviews }]
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+";
+    let split = "---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: { name: s }
+spec: { service: reviews, backends: [{ service: reviews, weight: 1 }] }
+";
+    let second = split.replace("name: s }", "name: s2 }");
+    let out = analyzed(&format!("{}{split}{second}", &route[4..]));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out.iter().any(|f| f.starts_with("warning overlapping-routing extra.yaml:5: spec.parentRefs[0]: TrafficSplit default/s (extra.yaml:")
+        && f.contains("weft follows the TrafficSplit and ignores this HTTPRoute")), "{out:?}");
+    assert!(
+        out.iter()
+            .any(|f| f.contains("weft follows the first TrafficSplit")),
+        "{out:?}"
+    );
+
+    let with_vs = format!(
+        "{}{route}",
+        vs(
+            "  hosts: [reviews]\n  http:\n  - route:\n    - destination: { host: reviews, subset: v1 }\n"
+        )
+    );
+    let out = analyzed(&with_vs);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].contains("VirtualService default/vs (extra.yaml:4) also routes `reviews.default.svc.cluster.local`; weft follows the VirtualService and ignores this HTTPRoute"), "{out:?}");
+}
+
+#[test]
 fn an_unknown_gateway_is_an_error() {
     let out = analyzed(&vs("  hosts: ['*']
   gateways: [bookinfo-gateway, mesh]

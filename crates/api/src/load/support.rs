@@ -6,6 +6,7 @@
 //! `compile/`); grow them as it grows.
 
 mod gateways;
+mod mesh;
 
 use weft_yaml::{Entry, FieldPath, Node, Scalar, Segment};
 
@@ -116,6 +117,9 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
         Kind::Gateway => gateways::ISTIO_GATEWAY,
         Kind::KubeGateway => gateways::KUBE_GATEWAY,
         Kind::HttpRoute => gateways::HTTP_ROUTE,
+        Kind::GrpcRoute => mesh::GRPC_ROUTE,
+        Kind::TcpRoute => mesh::TCP_ROUTE,
+        Kind::TrafficSplit => mesh::TRAFFIC_SPLIT,
         Kind::PeerAuthentication => &["spec.selector", "spec.mtls.mode", "spec.portLevelMtls"],
         Kind::AuthorizationPolicy => &[
             "spec.selector",
@@ -239,6 +243,7 @@ fn values(kind: Kind, root: &Node) -> Vec<(String, String)> {
         });
     }
     gateways::values(kind, root, &mut out);
+    mesh::values(kind, root, &mut out);
     out
 }
 

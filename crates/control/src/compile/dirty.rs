@@ -8,12 +8,14 @@
 //!
 //! | resource | services touched |
 //! |---|---|
-//! | Service, ServiceEntry | itself (each host); and the services whose VirtualService routes to it (a destination's port can depend on its service's ports) |
+//! | Service, ServiceEntry | itself (each host); and the services whose VirtualService or TrafficSplit routes to it (a destination's port can depend on its service's ports) |
 //! | VirtualService | the services it claims |
+//! | TrafficSplit | its root service |
+//! | HTTPRoute, GRPCRoute, TCPRoute with a Service parent | those Services (the routes' backends are clusters, compiled as any) |
 //! | DestinationRule | the service of its host |
 //! | WorkloadEntry, a proxy registering or leaving | the services selecting it |
 //! | Sidecar | none: it scopes views, which are reassembled every generation |
-//! | Gateway, HTTPRoute, Gateway API Gateway | none: gateway servers are compiled with each view; the services their routes name recompile as usual |
+//! | Gateway, Gateway API Gateway, routes' Gateway parents | none: gateway servers are compiled with each view; the services their routes name recompile as usual |
 //! | PeerAuthentication | everything: it decides which endpoints get mTLS |
 //!
 //! A wildcard host marks everything.
@@ -83,6 +85,13 @@ impl Dirty {
                 }),
                 Spec::VirtualService(vs) => vs.hosts.iter().all(|h| add(host::fqdn(h, ns))),
                 Spec::DestinationRule(dr) => add(host::fqdn(&dr.host, ns)),
+                Spec::TrafficSplit(ts) => add(host::service_fqdn(&ts.service, ns)),
+                Spec::HttpRoute(_) | Spec::GrpcRoute(_) | Spec::TcpRoute(_) => {
+                    for fq in super::gamma::index(std::slice::from_ref(r)).into_keys() {
+                        add(fq);
+                    }
+                    true
+                }
                 Spec::PeerAuthentication(_) => false,
                 Spec::WorkloadEntry(we) => {
                     selecting(before, ns, &we.labels, &mut out);
@@ -130,14 +139,23 @@ fn selecting(
     );
 }
 
-/// Adds the services claimed by VirtualServices that route to one of
-/// `changed`.
+/// Adds the services claimed by VirtualServices, and the roots of
+/// TrafficSplits, that route to one of `changed` (a split's backend port
+/// can depend on its service's ports too).
 fn routes_to(mesh: &Mesh, changed: &HashSet<String>, out: &mut HashSet<String>) {
     for r in mesh.resources.iter() {
+        let ns = r.namespace();
+        if let Spec::TrafficSplit(ts) = &r.spec
+            && ts
+                .backends
+                .iter()
+                .any(|b| changed.contains(&host::service_fqdn(&b.service, ns)))
+        {
+            out.insert(host::service_fqdn(&ts.service, ns));
+        }
         let Spec::VirtualService(vs) = &r.spec else {
             continue;
         };
-        let ns = r.namespace();
         let dests = vs
             .http
             .iter()

@@ -21,7 +21,8 @@ use super::clusters::{self, RuleIndex};
 use super::dirty::Dirty;
 use super::routes::{Caller, ClusterRef, Scoped};
 use super::scope::Scope;
-use super::service;
+use super::service::{self, Routing};
+use super::{gamma, split};
 use super::{gateway, inbound, policies};
 use crate::model::{Mesh, ServiceModel};
 use crate::views::{Delta, View};
@@ -53,6 +54,10 @@ pub struct Generation {
     vs_exact: HashMap<String, usize>,
     /// Wildcard hosts, in load order.
     vs_wildcard: Vec<(String, usize)>,
+    /// Gateway API routes with a Service parent: FQDN → indexes.
+    gamma: HashMap<String, Vec<usize>>,
+    /// TrafficSplits: root service FQDN → index.
+    splits: HashMap<String, usize>,
     clusters: Mutex<HashMap<String, Arc<Encoded>>>,
     services: Mutex<HashMap<ServiceKey, CompiledService>>,
     views: Mutex<HashMap<Caller, Arc<View>>>,
@@ -103,6 +108,8 @@ impl Generation {
         }
         Self {
             number,
+            gamma: gamma::index(&mesh.resources),
+            splits: split::index(&mesh.resources),
             mesh,
             vs_exact,
             vs_wildcard,
@@ -212,14 +219,32 @@ impl Generation {
         }
     }
 
+    /// What routes `svc` for `caller`: its VirtualService, else its
+    /// TrafficSplit, else the mesh routes attached to it.
+    fn routing(&self, svc: &ServiceModel, caller: &Caller) -> Option<Routing<'_>> {
+        if let Some(vs) = self.virtual_service(&svc.fqdn) {
+            return Some(Routing::Virtual(vs));
+        }
+        if let Some(s) = self
+            .splits
+            .get(&svc.fqdn)
+            .and_then(|i| split::at(&self.mesh.resources, *i))
+        {
+            return Some(Routing::Split(s));
+        }
+        let found = self.gamma.get(&svc.fqdn)?;
+        gamma::for_caller(&self.mesh.resources, found, svc, caller).map(Routing::Gamma)
+    }
+
     fn service(&self, svc: &ServiceModel, caller: &Caller) -> CompiledService {
-        let vs = self.virtual_service(&svc.fqdn);
+        let routing = self.routing(svc, caller);
         let key = ServiceKey {
             fqdn: svc.fqdn.clone(),
             caller_namespace: caller.namespace.clone(),
-            caller_labels: vs
-                .filter(|v| matches_on_source(v.vs))
-                .map(|_| caller.labels.clone()),
+            caller_labels: match &routing {
+                Some(Routing::Virtual(v)) if matches_on_source(v.vs) => Some(caller.labels.clone()),
+                _ => None,
+            },
         };
         if let Some(hit) = self.services.lock().get(&key) {
             return hit.clone();
@@ -232,7 +257,7 @@ impl Generation {
         }
         self.compiled
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (built, crefs) = service::build(svc, vs, caller, &self.mesh);
+        let (built, crefs) = service::build(svc, routing.as_ref(), caller, &self.mesh);
         let typed = Typed::Service(built);
         let encoded = self.reuse(
             self.prev

@@ -9,6 +9,7 @@
 
 mod clusters;
 mod dirty;
+mod gamma;
 mod gateway;
 mod generation;
 mod inbound;
@@ -18,6 +19,7 @@ mod route_actions;
 pub mod routes;
 mod scope;
 mod service;
+mod split;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

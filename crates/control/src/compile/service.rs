@@ -1,18 +1,33 @@
 //! One service as one caller sees it: the names it answers to, its ports,
-//! and each port's routes (from the VirtualService claiming it).
+//! and each port's routes (from what routes it: a VirtualService, an SMI
+//! TrafficSplit or Gateway API mesh routes).
 
 use weft_api::protocol::Protocol;
 use weft_proto::config::{AppProtocol, Backend, HttpRoute, RetryBudget, Service, ServicePort};
 
+use super::gamma::Attached;
 use super::route_actions::default_retries;
-
 use super::routes::{self, Caller, ClusterRef, Scoped};
-use crate::model::{Mesh, ServiceModel};
+use super::split::Split;
+use crate::model::{Mesh, PortModel, ServiceModel};
+
+/// What routes a service's traffic, by precedence: a mesh-bound
+/// VirtualService, then a TrafficSplit, then Gateway API routes attached
+/// to the Service (docs/traffic.md, "Which routing applies").
+#[derive(Debug, Clone)]
+pub enum Routing<'a> {
+    Virtual(Scoped<'a>),
+    Split(Split<'a>),
+    Gamma(Attached<'a>),
+}
+
+/// A port's routes and TCP cluster.
+type PortRouting = (Vec<HttpRoute>, Option<ClusterRef>);
 
 /// The service for `caller`, and every cluster its routes name.
 pub fn build(
     svc: &ServiceModel,
-    vs: Option<Scoped<'_>>,
+    routing: Option<&Routing<'_>>,
     caller: &Caller,
     mesh: &Mesh,
 ) -> (Service, Vec<ClusterRef>) {
@@ -22,41 +37,17 @@ pub fn build(
         .iter()
         .map(|port| {
             let protocol = app_protocol(port.protocol);
-            let default = ClusterRef::default_for(svc, port.port);
-            let (routes, cluster) = match (vs, port.protocol) {
-                (None, Protocol::Tcp) => (Vec::new(), Some(default)),
-                // HTTP without a VirtualService: one route to the service
-                // with Istio's default retries (and the cluster for TCP a
-                // detecting port may also carry).
-                (None, _) => (
-                    vec![HttpRoute {
-                        backends: vec![Backend {
-                            cluster: default.name(),
-                            weight: 1,
-                            headers: Default::default(),
-                        }],
-                        retries: Some(default_retries()),
-                        ..HttpRoute::default()
-                    }],
-                    Some(default),
-                ),
-                (Some(vs), Protocol::Tcp) => (
-                    Vec::new(),
-                    Some(routes::tcp_cluster(vs, svc, port, caller, mesh).unwrap_or(default)),
-                ),
-                (Some(vs), p) => {
-                    let routes = routes::http_routes(vs, svc, port, caller, mesh, &mut clusters);
-                    // HTTP is governed by the http rules (404 when none
-                    // matches); what is left to a `cluster` is TCP that a
-                    // detecting port may also carry.
-                    let tcp = match p {
-                        Protocol::Unknown => Some(
-                            routes::tcp_cluster(vs, svc, port, caller, mesh).unwrap_or(default),
-                        ),
-                        _ => None,
-                    };
-                    (routes, tcp)
+            let (routes, cluster) = match routing {
+                None => unrouted_port(svc, port),
+                Some(Routing::Virtual(vs)) => {
+                    virtual_port(*vs, svc, port, caller, mesh, &mut clusters)
                 }
+                Some(Routing::Split(split)) => {
+                    // Every request (HTTP) or connection (TCP, and opaque
+                    // bytes on a detecting port) is split.
+                    (vec![split.route(port, mesh, &mut clusters)], None)
+                }
+                Some(Routing::Gamma(att)) => gamma_port(att, svc, port, &mut clusters),
             };
             if let Some(c) = &cluster
                 && !clusters.contains(c)
@@ -81,6 +72,95 @@ pub fn build(
         ports,
     };
     (service, clusters)
+}
+
+fn virtual_port(
+    vs: Scoped<'_>,
+    svc: &ServiceModel,
+    port: &PortModel,
+    caller: &Caller,
+    mesh: &Mesh,
+    clusters: &mut Vec<ClusterRef>,
+) -> PortRouting {
+    let default = ClusterRef::default_for(svc, port.port);
+    match port.protocol {
+        Protocol::Tcp => (
+            Vec::new(),
+            Some(routes::tcp_cluster(vs, svc, port, caller, mesh).unwrap_or(default)),
+        ),
+        p => {
+            let routes = routes::http_routes(vs, svc, port, caller, mesh, clusters);
+            // HTTP is governed by the http rules (404 when none matches);
+            // what is left to a `cluster` is TCP that a detecting port may
+            // also carry.
+            let tcp = match p {
+                Protocol::Unknown => {
+                    Some(routes::tcp_cluster(vs, svc, port, caller, mesh).unwrap_or(default))
+                }
+                _ => None,
+            };
+            (routes, tcp)
+        }
+    }
+}
+
+/// A port under mesh routes: HTTP follows the HTTPRoutes and GRPCRoutes
+/// attached to it, TCP its TCPRoute; what no route attaches to goes to
+/// the service as without routes.
+fn gamma_port(
+    att: &Attached<'_>,
+    svc: &ServiceModel,
+    port: &PortModel,
+    clusters: &mut Vec<ClusterRef>,
+) -> PortRouting {
+    let default = ClusterRef::default_for(svc, port.port);
+    let http = match port.protocol {
+        Protocol::Tcp => None,
+        _ => att.http_routes(svc, port, clusters),
+    };
+    let tcp = match port.protocol {
+        Protocol::Http | Protocol::Http2 | Protocol::Grpc => None,
+        Protocol::Tcp | Protocol::Unknown => att.tcp_route(svc, port, clusters),
+    };
+    match (http, tcp) {
+        (Some(routes), None) => {
+            // Opaque bytes on a detecting port still reach the service.
+            let cluster = (port.protocol == Protocol::Unknown).then_some(default);
+            (routes, cluster)
+        }
+        // Both on a detecting port: opaque bytes follow the TCPRoute's
+        // heaviest backend (a port has one TCP cluster next to routes).
+        (Some(routes), Some(tcp)) => {
+            let heaviest = tcp
+                .backends
+                .iter()
+                .max_by_key(|b| b.weight)
+                .and_then(|b| clusters.iter().find(|c| c.name() == b.cluster).cloned());
+            (routes, heaviest)
+        }
+        (None, Some(tcp)) => (vec![tcp], None),
+        (None, None) => unrouted_port(svc, port),
+    }
+}
+
+/// A port nothing routes: TCP to the service; HTTP by one route to it
+/// with Istio's default retries (and the cluster for the TCP a detecting
+/// port may also carry).
+fn unrouted_port(svc: &ServiceModel, port: &PortModel) -> PortRouting {
+    let default = ClusterRef::default_for(svc, port.port);
+    if port.protocol == Protocol::Tcp {
+        return (Vec::new(), Some(default));
+    }
+    let route = HttpRoute {
+        backends: vec![Backend {
+            cluster: default.name(),
+            weight: 1,
+            headers: Default::default(),
+        }],
+        retries: Some(default_retries()),
+        ..HttpRoute::default()
+    };
+    (vec![route], Some(default))
 }
 
 /// The names a caller may use besides the FQDN, as Kubernetes DNS

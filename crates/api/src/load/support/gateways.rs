@@ -1,6 +1,7 @@
 //! What weft's ingress gateway acts on (`weft-control`'s
 //! `compile/gateway/`): Istio `Gateway`, Gateway API `Gateway` and
-//! `HTTPRoute`. Fields whose values weft can only partly honour are
+//! `HTTPRoute` (which sidecars also act on when attached to a Service,
+//! `mesh.rs`). Fields whose values weft can only partly honour are
 //! listed as implemented and get a specific warning here instead of the
 //! generic one, so the warning says what happens instead.
 
@@ -57,6 +58,7 @@ pub(super) const HTTP_ROUTE: &[&str] = &[
     "spec.rules[].backendRefs[].weight",
     "spec.rules[].timeouts.request",
     "spec.rules[].retry",
+    "spec.rules[].timeouts.backendRequest",
 ];
 
 /// Warnings for values of implemented fields that weft does not act on.
@@ -97,10 +99,6 @@ pub(super) fn values(kind: Kind, root: &Node, out: &mut Vec<(String, String)>) {
             (Kind::KubeGateway, "spec.listeners[].allowedRoutes.namespaces.from") => str_of(entry)
                 .filter(|f| *f == "Selector")
                 .map(|_| "weft does not read Namespace labels yet: no route attaches through `from: Selector`".to_string()),
-            (Kind::HttpRoute, "spec.parentRefs") => seq(entry)
-                .iter()
-                .any(|p| p.str_at("kind") == Some("Service"))
-                .then(|| "weft does not serve mesh (GAMMA) routes yet: a parentRef to a Service is ignored".to_string()),
             (Kind::HttpRoute, "spec.rules[].filters[].requestRedirect.path.type")
             | (Kind::HttpRoute, "spec.rules[].filters[].urlRewrite.path.type") => None,
             (Kind::HttpRoute, "spec.rules[].filters[].requestRedirect.path") => entry
@@ -127,13 +125,6 @@ fn str_of(entry: &Entry) -> Option<&str> {
     match &entry.value.kind {
         NodeKind::Scalar(Scalar::Str(s)) => Some(s),
         _ => None,
-    }
-}
-
-fn seq(entry: &Entry) -> &[Node] {
-    match &entry.value.kind {
-        NodeKind::Seq(items) => items,
-        _ => &[],
     }
 }
 
@@ -204,9 +195,8 @@ spec:
         assert!(has(9, "cannot read Kubernetes Secrets"), "{got:#?}");
         assert!(has(10, "`TCP` server is not served"), "{got:#?}");
         assert!(has(22, "gateway proxy's listener `tls"), "{got:#?}");
-        assert!(has(28, "mesh (GAMMA) routes"), "{got:#?}");
         assert!(has(31, "redirect with a prefix replacement"), "{got:#?}");
         assert!(has(32, "ReferenceGrant"), "{got:#?}");
-        assert_eq!(got.len(), 6, "{got:#?}");
+        assert_eq!(got.len(), 5, "{got:#?}");
     }
 }

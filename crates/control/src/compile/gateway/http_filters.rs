@@ -133,7 +133,7 @@ pub(super) fn header_ops(filters: &[HttpRouteFilter]) -> HeaderOps {
     ops
 }
 
-fn merge(edits: &mut HeaderEdits, h: &HttpHeaderFilter) {
+pub(in crate::compile) fn merge(edits: &mut HeaderEdits, h: &HttpHeaderFilter) {
     let lower = |n: &str| n.to_ascii_lowercase();
     edits
         .set

@@ -27,7 +27,7 @@ use crate::compile::routes::ClusterRef;
 
 /// One match of one rule, ready to be sorted among a host's.
 #[derive(Debug, Clone)]
-pub(super) struct Entry {
+pub(in crate::compile) struct Entry {
     precedence: Precedence,
     /// `namespace/name`, rule, match: ties keep this order.
     order: (String, usize, usize),
@@ -46,16 +46,19 @@ struct Precedence {
 }
 
 /// Every match of every rule of `route` (in `namespace`, named `name`)
-/// that weft can carry out, with the clusters they send to.
-pub(super) fn entries(
+/// that weft can carry out, with the clusters they send to. A Service
+/// backend without a `port` goes to `default_port` (a mesh route's
+/// Service port); with none, it gets no traffic.
+pub(in crate::compile) fn entries(
     namespace: &str,
     name: &str,
     route: &KubeRoute,
+    default_port: Option<u16>,
     clusters: &mut Vec<ClusterRef>,
 ) -> Vec<Entry> {
     let mut out = Vec::new();
     for (i, rule) in route.rules.iter().enumerate() {
-        let backends = backends(namespace, &rule.backend_refs, clusters);
+        let backends = backends(namespace, &rule.backend_refs, default_port, clusters);
         // A redirect answers itself; a rule that forwards nowhere else
         // (only weight 0) is left out: its requests find no route (404)
         // instead of 500.
@@ -63,13 +66,28 @@ pub(super) fn entries(
         if backends.is_empty() && !redirects {
             continue;
         }
-        let timeout = rule
+        // Istio turns a rule without `retry` into a VirtualService route
+        // without `retries`: its default policy applies.
+        let mut retries = match &rule.retry {
+            Some(r) => http_filters::retries(r),
+            None => Some(crate::compile::route_actions::default_retries()),
+        };
+        // GEP-2257: `request` bounds the whole request, `backendRequest`
+        // each try (with retries off, the one try); 0s turns either off.
+        let on = |d: Option<&weft_api::types::Duration>| d.map(|d| d.0).filter(|d| !d.is_zero());
+        let request = rule.timeouts.as_ref().and_then(|t| on(t.request.as_ref()));
+        let per_try = rule
             .timeouts
             .as_ref()
-            .and_then(|t| t.request.as_ref())
-            .map(|d| d.0)
-            // GEP-2257: 0s turns the timeout off.
-            .filter(|d| !d.is_zero());
+            .and_then(|t| on(t.backend_request.as_ref()));
+        let timeout = match (&mut retries, request, per_try) {
+            (Some(r), request, per_try) => {
+                r.per_try_timeout = per_try;
+                request
+            }
+            (None, Some(a), Some(b)) => Some(a.min(b)),
+            (None, a, b) => a.or(b),
+        };
         let default = [HttpRouteMatch::default()];
         let matches = if rule.matches.is_empty() {
             &default[..]
@@ -95,12 +113,7 @@ pub(super) fn entries(
                         false => backends.clone(),
                     },
                     timeout,
-                    // Istio turns a rule without `retry` into a VirtualService
-                    // route without `retries`: its default policy applies.
-                    retries: match &rule.retry {
-                        Some(r) => http_filters::retries(r),
-                        None => Some(crate::compile::route_actions::default_retries()),
-                    },
+                    retries: retries.clone(),
                     redirect: actions.redirect,
                     rewrite: actions.rewrite,
                     headers: actions.headers,
@@ -114,7 +127,7 @@ pub(super) fn entries(
 
 /// Sorts `entries` by Gateway API's precedence; ties keep route, rule and
 /// match order.
-pub(super) fn sort(entries: &mut [Entry]) {
+pub(in crate::compile) fn sort(entries: &mut [Entry]) {
     entries.sort_by(|a, b| (a.precedence, &a.order).cmp(&(b.precedence, &b.order)));
 }
 
@@ -207,6 +220,7 @@ fn method_name(m: HttpMethod) -> &'static str {
 fn backends(
     namespace: &str,
     refs: &[HttpBackendRef],
+    default_port: Option<u16>,
     clusters: &mut Vec<ClusterRef>,
 ) -> Vec<Backend> {
     refs.iter()
@@ -222,7 +236,7 @@ fn backends(
             };
             let cref = ClusterRef {
                 fqdn,
-                port: b.port.and_then(port_number)?,
+                port: b.port.and_then(port_number).or(default_port)?,
                 subset: None,
             };
             Some(Backend {

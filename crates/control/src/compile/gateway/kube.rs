@@ -79,7 +79,7 @@ pub(super) fn contribute(
             if hosts.is_empty() {
                 continue;
             }
-            let entries = http_route::entries(r.namespace(), r.name(), route, clusters);
+            let entries = http_route::entries(r.namespace(), r.name(), route, None, clusters);
             let list = attached.entry(port).or_default();
             for h in hosts {
                 list.extend(entries.iter().map(|e| (h.clone(), e.clone())));

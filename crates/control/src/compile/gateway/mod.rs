@@ -8,8 +8,8 @@
 //! (`Caller::gateway`): a sidecar that happens to carry a gateway's labels
 //! gets nothing here.
 
-mod http_filters;
-mod http_route;
+pub(super) mod http_filters;
+pub(super) mod http_route;
 mod istio;
 mod kube;
 
@@ -97,12 +97,12 @@ fn intersect(a: &str, b: &str) -> Option<String> {
 }
 
 /// A port number from a resource, when it is one.
-fn port_number(n: impl TryInto<u16>) -> Option<u16> {
+pub(super) fn port_number(n: impl TryInto<u16>) -> Option<u16> {
     n.try_into().ok().filter(|p| *p != 0)
 }
 
 /// Adds `cref` to `clusters` once; returns its name.
-fn use_cluster(cref: ClusterRef, clusters: &mut Vec<ClusterRef>) -> String {
+pub(super) fn use_cluster(cref: ClusterRef, clusters: &mut Vec<ClusterRef>) -> String {
     let name = cref.name();
     if !clusters.contains(&cref) {
         clusters.push(cref);

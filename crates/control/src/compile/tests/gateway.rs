@@ -9,7 +9,7 @@ use weft_proto::resources::GATEWAY_SERVER;
 use super::*;
 use crate::compile::gateway::GATEWAY_NAME_LABEL as NAME_LABEL;
 
-fn conformance(path: &str) -> String {
+pub(super) fn conformance(path: &str) -> String {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/conformance")
         .join(path);

@@ -111,6 +111,15 @@ fn decoded(view: &View, type_url: &str, name: &str) -> Typed {
     Typed::decode(r).unwrap()
 }
 
+/// A port nothing routes: one catch-all route to the port's own cluster
+/// (with Istio's default retries), the cluster also taking TCP.
+pub(super) fn unrouted(port: &weft_proto::config::ServicePort) -> bool {
+    matches!(&port.routes[..], [r] if r.matches.is_empty()
+        && r.backends.len() == 1
+        && Some(r.backends[0].cluster.as_str()) == port.cluster.as_deref()
+        && r.retries.is_some())
+}
+
 fn cluster(view: &View, name: &str) -> Cluster {
     match decoded(view, CLUSTER, name) {
         Typed::Cluster(c) => c,
@@ -561,5 +570,7 @@ spec:
     assert_eq!(page, ["default/namespace-wide", "istio-system/mesh-wide"]);
 }
 
+mod gamma;
 mod gateway;
 mod mtls;
+mod split;
