@@ -1,7 +1,7 @@
 //! Istio's bookinfo routing samples, unchanged, each doing what its name
 //! promises on a running mesh (`weft up`, explicit mode): user routing,
-//! weighted splits measured over many requests, and the fault-injection
-//! task's delay and abort for jason.
+//! weighted splits measured over many requests, the fault-injection
+//! task's delay and abort for jason, and mirroring.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -204,4 +204,65 @@ fn jason_gets_the_fault_injection_tasks_delay_and_abort() {
     );
     assert_eq!(reviews_version(&other.body), "reviews-v1");
     assert!(!other.body.contains("Error fetching product reviews"));
+}
+
+/// Requests reviews-v2's sidecar took in, by its own count.
+fn v2_arrivals(mesh: &LocalMesh) -> f64 {
+    let admin = mesh.pod_field("reviews-v2", "admin");
+    let text = support::local_mesh::http_get(&admin, "/stats/prometheus", "admin", None).body;
+    weft_testkit::metrics::sum(
+        &text,
+        "istio_requests_total",
+        &[("reporter", "destination")],
+    )
+    .unwrap_or(0.0)
+}
+
+#[test]
+fn mirroring_copies_every_request_to_v2_while_v1_answers() {
+    let mesh = LocalMesh::bookinfo("bm");
+    let dir = tempfile::tempdir().unwrap();
+    let vs = dir.path().join("mirror.yaml");
+    std::fs::write(
+        &vs,
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews }
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{ destination: { host: reviews, subset: v1 } }]
+    mirror: { host: reviews, subset: v2 }
+    mirrorPercentage: { value: 100.0 }
+",
+    )
+    .unwrap();
+    mesh.apply(&vs);
+    until_n("all to v1", 10, || {
+        let seen = split(&mesh, 1);
+        seen.contains_key("reviews-v1")
+            .then_some(())
+            .ok_or(format!("{seen:?}"))
+    });
+    let before = v2_arrivals(&mesh);
+    let n = 20;
+    let seen = split(&mesh, n);
+    assert_eq!(
+        seen.get("reviews-v1"),
+        Some(&n),
+        "only v1 answers: {seen:?}"
+    );
+    // Every request was copied to v2, whose answers went nowhere.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let copies = v2_arrivals(&mesh) - before;
+        if copies >= n as f64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{copies} of {n} copies reached v2"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

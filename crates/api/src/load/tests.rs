@@ -162,7 +162,7 @@ spec:
     timeout: 1s
     route:
     - destination: { host: reviews, subset: v1 }
-    mirror: { host: reviews }
+    fault: { abort: { http2Error: CANCEL, percentage: { value: 1 } } }
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -185,7 +185,7 @@ spec: { jwtRules: [{ issuer: https://example.com }] }
             "warning: test.yaml:10: spec.http[0].match[0].withoutHeaders.x-test.exact: weft does not implement `exact` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:12: spec.http[0].retries.retryOn: weft does not retry on `http3-post-connect-failure` yet: that condition is left out",
             "warning: test.yaml:12: spec.http[0].retries.retryRemoteLocalities: weft does not implement `retryRemoteLocalities` here yet: it is checked, and otherwise ignored",
-            "warning: test.yaml:16: spec.http[0].mirror: weft does not implement `mirror` here yet: it is checked, and otherwise ignored",
+            "warning: test.yaml:16: spec.http[0].fault.abort.http2Error: weft does not implement `http2Error` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:23: spec.trafficPolicy.tls.credentialName: weft does not implement `credentialName` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:26: kind: weft does not act on RequestAuthentication resources yet: this one is checked, and otherwise ignored",
         ]

@@ -8,13 +8,14 @@
 use std::time::Duration;
 
 use weft_api::kinds::istio::{
-    CorsPolicy, HeaderOperations, Headers, HttpFaultInjection, HttpRetry, HttpRoute as VsRule,
-    RedirectPortSelection, UnmatchedPreflights, grpc_status_code, retry_condition,
+    CorsPolicy, Destination, HeaderOperations, Headers, HttpFaultInjection, HttpRetry,
+    HttpRoute as VsRule, RedirectPortSelection, UnmatchedPreflights, grpc_status_code,
+    retry_condition,
 };
 use weft_proto::config::{
     AbortStatus, Cors, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps,
-    HttpRoute, Redirect, RedirectPort, RegexRewrite, ResponseBody, RetryOn, RetryPolicy, Rewrite,
-    StringMatch,
+    HttpRoute, Mirror, Redirect, RedirectPort, RegexRewrite, ResponseBody, RetryOn, RetryPolicy,
+    Rewrite, StringMatch,
 };
 
 /// Fills `route`'s actions from `rule`.
@@ -112,6 +113,38 @@ const DEFAULT_RETRY_ON: [RetryOn; 5] = [
 
 /// Envoy's default base interval between tries.
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(25);
+
+/// A rule's mirrors: `mirrors` (each 100% unless its `percentage` says
+/// otherwise), else `mirror` at `mirrorPercentage`, else the deprecated
+/// `mirrorPercent`, else 100% (Istio). `cluster` names a destination's
+/// cluster (and makes sure the proxy gets it).
+pub(super) fn mirrors(
+    rule: &VsRule,
+    mut cluster: impl FnMut(&Destination) -> String,
+) -> Vec<Mirror> {
+    if !rule.mirrors.is_empty() {
+        return rule
+            .mirrors
+            .iter()
+            .map(|m| Mirror {
+                cluster: cluster(&m.destination),
+                percent: m.percentage.map_or(100.0, |p| p.value),
+            })
+            .collect();
+    }
+    let Some(dest) = &rule.mirror else {
+        return Vec::new();
+    };
+    let percent = match (rule.mirror_percentage, rule.mirror_percent) {
+        (Some(p), _) => p.value,
+        (None, Some(p)) => f64::from(p),
+        (None, None) => 100.0,
+    };
+    vec![Mirror {
+        cluster: cluster(dest),
+        percent,
+    }]
+}
 
 /// A rule's `corsPolicy` as Istio gives it to Envoy: `allowOrigins`, or
 /// the deprecated exact `allowOrigin` when that is empty; lists joined

@@ -98,6 +98,14 @@ pub fn http_routes(
             ..HttpRoute::default()
         };
         super::route_actions::apply(rule, &mut route);
+        route.mirrors = super::route_actions::mirrors(rule, |d| {
+            let cref = cluster_ref(vs, d, svc, port, mesh);
+            let name = cref.name();
+            if !clusters.contains(&cref) {
+                clusters.push(cref);
+            }
+            name
+        });
         routes.push(route);
     }
     routes

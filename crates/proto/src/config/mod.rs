@@ -33,7 +33,7 @@ pub use locate::LineIndex;
 pub use retry::{RetryBudget, RetryOn, RetryPolicy};
 pub use route_actions::{
     AbortStatus, Cors, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps,
-    Redirect, RedirectPort, RegexRewrite, ResponseBody, Rewrite,
+    Mirror, Redirect, RedirectPort, RegexRewrite, ResponseBody, Rewrite,
 };
 pub use service::{
     AppProtocol, Backend, HeaderMatch, HttpRoute, InboundPort, PathMatch, QueryMatch, RouteMatch,

@@ -258,3 +258,19 @@ pub struct Cors {
 fn yes() -> bool {
     true
 }
+
+/// A copy of a route's requests sent to another cluster, its answer
+/// thrown away (Istio `mirror` / `mirrors`, Envoy's request shadowing).
+/// The copy's host gets `-shadow` appended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mirror {
+    pub cluster: String,
+    /// Share of requests copied, 0 to 100 (fractions allowed).
+    #[serde(default = "all")]
+    pub percent: f64,
+}
+
+fn all() -> f64 {
+    100.0
+}

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::defaults;
 use super::retry::{RetryBudget, RetryPolicy};
-use super::route_actions::{Cors, DirectResponse, Fault, HeaderOps, Redirect, Rewrite};
+use super::route_actions::{Cors, DirectResponse, Fault, HeaderOps, Mirror, Redirect, Rewrite};
 
 /// A service this workload can call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +99,9 @@ pub struct HttpRoute {
     /// Unset: no retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<RetryPolicy>,
+    /// Copies of the route's requests, sent fire and forget.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<Mirror>,
     /// Unset: the proxy does nothing about CORS (the app may).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Cors>,

@@ -289,6 +289,13 @@ impl ProxyConfig {
                             errs,
                         );
                     }
+                    for (m, mirror) in route.mirrors.iter().enumerate() {
+                        cluster_ref(
+                            format!("{path}.mirrors[{m}].cluster"),
+                            &mirror.cluster,
+                            errs,
+                        );
+                    }
                 }
             }
         }

@@ -15,8 +15,15 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use parking_lot::Mutex;
 
+use tokio::sync::mpsc;
+
 use super::exchange::Exchange;
+use super::mirror::Tap;
 use super::retry::MAX_REPLAY_BYTES as MAX_KEPT;
+
+/// Errors of request bodies: the client's (hyper's), or a mirror copy's
+/// source going away.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A downstream request body on its way upstream, counting bytes; on a
 /// route with retries, also kept (up to a limit) for sending again.
@@ -28,7 +35,7 @@ pub struct RequestBody {
     replayed_trailers: Option<HeaderMap>,
     /// The rest, still coming from the client; `None` once handed back to
     /// the tee for a retry, or for a body that is all replay.
-    body: Option<Incoming>,
+    body: Option<ClientBody>,
     /// Where a copy goes, on routes with retries only.
     tee: Option<Arc<Mutex<Tee>>>,
     bytes: Arc<AtomicU64>,
@@ -46,7 +53,26 @@ pub struct Tee {
     too_big: bool,
     /// What a try dropped before reading it all (a connect failure reads
     /// none of it): a retry reads on from here (Linkerd's `ReplayBody`).
-    rest: Option<Incoming>,
+    rest: Option<ClientBody>,
+}
+
+/// Where a request body's bytes come from.
+#[derive(Debug)]
+pub enum ClientBody {
+    /// The client, feeding each frame to the mirrors' copies too (`taps`,
+    /// empty on routes without mirrors).
+    Client {
+        inner: Incoming,
+        taps: Vec<Tap>,
+    },
+    /// A mirror's copy, fed by the client's body through a channel. The
+    /// channel closing without the end marker (`None`) means the client's
+    /// body broke off or this copy fell behind: the copy is aborted.
+    Mirror {
+        rx: mpsc::Receiver<Option<Frame<Bytes>>>,
+        ended: bool,
+    },
+    Empty,
 }
 
 /// What the proxy answers a client with: the upstream's body, or a body the
@@ -67,20 +93,25 @@ enum Inner {
 // === impl RequestBody ===
 
 impl RequestBody {
-    pub fn new(inner: Incoming, bytes: Arc<AtomicU64>) -> Self {
+    pub fn new(inner: impl Into<ClientBody>, bytes: Arc<AtomicU64>) -> Self {
         Self {
             replayed: VecDeque::new(),
             replayed_trailers: None,
-            body: Some(inner),
+            body: Some(inner.into()),
             tee: None,
             bytes,
         }
     }
 
+    /// A body no exchange counts: a mirror's copy.
+    pub fn uncounted(inner: ClientBody) -> Self {
+        Self::new(inner, Arc::default())
+    }
+
     /// A body that keeps a copy of what it sends, up to 64 KiB, for
     /// [`Tee::replay`]; no copy (`None`) when its declared length is
     /// already over that.
-    pub fn teed(inner: Incoming, bytes: Arc<AtomicU64>) -> (Self, Option<Arc<Mutex<Tee>>>) {
+    pub fn teed(inner: ClientBody, bytes: Arc<AtomicU64>) -> (Self, Option<Arc<Mutex<Tee>>>) {
         let over = inner.size_hint().lower() > MAX_KEPT as u64;
         let tee = (!over).then(|| {
             Arc::new(Mutex::new(Tee {
@@ -97,12 +128,12 @@ impl RequestBody {
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         if let Some(c) = self.replayed.pop_front() {
             return Poll::Ready(Some(Ok(Frame::data(c))));
         }
@@ -136,7 +167,7 @@ impl Body for RequestBody {
     fn is_end_stream(&self) -> bool {
         self.replayed.is_empty()
             && self.replayed_trailers.is_none()
-            && self.body.as_ref().is_none_or(Incoming::is_end_stream)
+            && self.body.as_ref().is_none_or(ClientBody::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -189,7 +220,7 @@ impl Tee {
         })
     }
 
-    fn record(&mut self, frame: &Option<Result<Frame<Bytes>, hyper::Error>>, limit: usize) {
+    fn record(&mut self, frame: &Option<Result<Frame<Bytes>, BodyError>>, limit: usize) {
         if self.too_big {
             return;
         }
@@ -211,6 +242,88 @@ impl Tee {
             // A broken body cannot be sent again.
             Some(Err(_)) => self.too_big = true,
             None => self.complete = true,
+        }
+    }
+}
+
+// === impl ClientBody ===
+
+impl ClientBody {
+    /// The client's body, copied into `taps` as it is read.
+    pub fn tapped(inner: Incoming, taps: Vec<Tap>) -> Self {
+        Self::Client { inner, taps }
+    }
+
+    pub fn mirror(rx: mpsc::Receiver<Option<Frame<Bytes>>>) -> Self {
+        Self::Mirror { rx, ended: false }
+    }
+}
+
+impl From<Incoming> for ClientBody {
+    fn from(inner: Incoming) -> Self {
+        Self::tapped(inner, Vec::new())
+    }
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            Self::Client { inner, taps } => {
+                let frame = ready!(Pin::new(&mut *inner).poll_frame(cx));
+                if !taps.is_empty() {
+                    match &frame {
+                        Some(Ok(f)) => {
+                            taps.retain(|t| t.frame(f));
+                            // hyper's HTTP/1 client stops at content-length.
+                            if inner.is_end_stream() {
+                                taps.drain(..).for_each(|t| t.end());
+                            }
+                        }
+                        None => taps.drain(..).for_each(|t| t.end()),
+                        // Dropping a tap aborts its copy.
+                        Some(Err(_)) => taps.clear(),
+                    }
+                }
+                Poll::Ready(frame.map(|f| f.map_err(BodyError::from)))
+            }
+            Self::Mirror { rx, ended } => {
+                if *ended {
+                    return Poll::Ready(None);
+                }
+                match ready!(rx.poll_recv(cx)) {
+                    Some(Some(frame)) => Poll::Ready(Some(Ok(frame))),
+                    Some(None) => {
+                        *ended = true;
+                        Poll::Ready(None)
+                    }
+                    None => Poll::Ready(Some(Err(
+                        "the request body broke off, or this mirror fell behind it".into(),
+                    ))),
+                }
+            }
+            Self::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Client { inner, .. } => inner.is_end_stream(),
+            Self::Mirror { ended, .. } => *ended,
+            Self::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Client { inner, .. } => inner.size_hint(),
+            Self::Mirror { .. } => SizeHint::default(),
+            Self::Empty => SizeHint::with_exact(0),
         }
     }
 }

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use weft_proto::config::{Direction, UpstreamProtocol};
 
 use super::actions::Applied;
-use super::body::{RequestBody, ResponseBody};
+use super::body::{ClientBody, RequestBody, ResponseBody};
 use super::exchange::Exchange;
 use super::headers::{is_grpc, is_upgrade, set_upstream_target, strip_hop_by_hop};
 use super::route::Target;
@@ -93,6 +93,12 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     // hyper already answers `Expect: 100-continue` to the client when the
     // body is first read; the upstream need not do it again.
     req.headers_mut().remove(header::EXPECT);
+    // Copies for the route's mirrors leave now, with the request's head as
+    // it goes upstream; its body feeds them as the upstream reads it.
+    let taps = match &decision.mirrors {
+        Some(m) if downstream_upgrade.is_none() => m.start(&req, decision.timeout),
+        _ => Vec::new(),
+    };
     set_upstream_target(
         &mut req,
         match version {
@@ -101,6 +107,7 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
         },
     );
 
+    let req = req.map(|b| ClientBody::tapped(b, taps));
     let (result, exhausted) = match retry {
         // An upgrade's body is the rest of the connection: never retried.
         Some((retry, cluster)) if downstream_upgrade.is_none() => {

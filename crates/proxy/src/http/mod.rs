@@ -7,6 +7,7 @@ mod body;
 mod exchange;
 mod forward;
 mod headers;
+mod mirror;
 mod respond;
 mod retry;
 pub(crate) mod route;

@@ -10,6 +10,7 @@ use weft_proto::config::{Direction, HttpRoute, OutboundPolicy, RetryBudget};
 
 use super::actions::{Applied, HeaderOps, RouteActions};
 use super::headers::{authority, split_authority};
+use super::mirror::Mirrors;
 use super::retry::{Budget, Retry};
 use crate::errors::ProxyError;
 use crate::listen::ConnCtx;
@@ -32,6 +33,8 @@ pub struct Route {
     /// How the route retries; `None` for most routes, whose requests then
     /// neither keep their bodies nor touch a budget.
     retry: Option<Arc<Retry>>,
+    /// Where copies of its requests go; `None` for most routes.
+    mirrors: Option<Arc<Mirrors>>,
 }
 
 #[derive(Debug)]
@@ -74,6 +77,8 @@ pub struct Decision {
     pub actions: Option<Applied>,
     /// The matched route's retry policy, when it has one.
     pub retry: Option<Arc<Retry>>,
+    /// The matched route's mirrors, when it has any.
+    pub mirrors: Option<Arc<Mirrors>>,
 }
 
 // === impl Route ===
@@ -119,6 +124,7 @@ impl Route {
                 let budget = Arc::new(Budget::new(&RetryBudget::default()));
                 Retry::compile(r, budget).map(Arc::new)
             }),
+            mirrors: Mirrors::compile(&cfg.mirrors, &cluster)?.map(Arc::new),
         })
     }
 
@@ -143,6 +149,7 @@ impl Route {
             timeout: None,
             actions: None,
             retry: None,
+            mirrors: None,
         }
     }
 
@@ -261,6 +268,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             timeout: None,
             actions: None,
             retry: None,
+            mirrors: None,
         });
     }
     match requested {
@@ -270,6 +278,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             timeout: None,
             actions: None,
             retry: None,
+            mirrors: None,
         }),
         None => Err(no_route()),
     }
@@ -291,6 +300,7 @@ fn route_service_port<B>(svc: &ServicePort, req: &Request<B>) -> Result<Decision
         timeout: selected.route.timeout,
         actions,
         retry: selected.route.retry.clone(),
+        mirrors: selected.route.mirrors.clone(),
     })
 }
 
@@ -303,6 +313,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
             timeout: None,
             actions: None,
             retry: None,
+            mirrors: None,
         },
         // A port no one declared: hand it to the app on the same port, as
         // Istio's inbound passthrough does.
@@ -319,6 +330,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
             timeout: None,
             actions: None,
             retry: None,
+            mirrors: None,
         },
     }
 }
@@ -359,6 +371,7 @@ pub fn decide_tcp(
                 timeout: None,
                 actions: None,
                 retry: None,
+                mirrors: None,
             }),
             None => Err(no_route(format!(
                 "{}:{} (tcp)",
@@ -383,6 +396,7 @@ pub fn decide_tcp(
             timeout: None,
             actions: None,
             retry: None,
+            mirrors: None,
         }),
         (Some(addr), None) => Ok(Decision {
             service: Arc::new(ServiceLabels::new(&addr.ip().to_string(), None)),
@@ -390,6 +404,7 @@ pub fn decide_tcp(
             timeout: None,
             actions: None,
             retry: None,
+            mirrors: None,
         }),
         (None, None) => Err(no_route(wanted)),
     }

@@ -3,110 +3,15 @@
 //! against scripted upstreams that fail on purpose.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use parking_lot::Mutex;
-use tokio::net::TcpListener;
+use http::{Request, StatusCode};
 use weft_testkit::client;
 use weft_testkit::proxy::TestProxy;
 
+use crate::scripted::{Reply, Scripted, status};
 use crate::support::{send, wait_metric};
-
-/// What the scripted upstream answers its `n`th request (from 0).
-#[derive(Clone)]
-struct Reply {
-    status: StatusCode,
-    grpc_status: Option<u8>,
-    delay: Duration,
-}
-
-type Script = dyn Fn(u64) -> Reply + Send + Sync;
-
-/// An upstream that answers by script and remembers every request body.
-struct Scripted {
-    addr: SocketAddr,
-    served: Arc<AtomicU64>,
-    bodies: Arc<Mutex<Vec<Bytes>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Scripted {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Scripted {
-    async fn start(h2: bool, script: impl Fn(u64) -> Reply + Send + Sync + 'static) -> Self {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let served = Arc::new(AtomicU64::new(0));
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let script: Arc<Script> = Arc::new(script);
-        let (count, kept) = (served.clone(), bodies.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((sock, _)) = l.accept().await {
-                let (count, kept, script) = (count.clone(), kept.clone(), script.clone());
-                let svc = service_fn(move |req: Request<Incoming>| {
-                    let (count, kept, script) = (count.clone(), kept.clone(), script.clone());
-                    async move {
-                        let body = req.into_body().collect().await?.to_bytes();
-                        let n = count.fetch_add(1, Ordering::SeqCst);
-                        kept.lock().push(body.clone());
-                        let reply = script(n);
-                        tokio::time::sleep(reply.delay).await;
-                        let mut rsp = Response::new(Full::new(body));
-                        *rsp.status_mut() = reply.status;
-                        if let Some(g) = reply.grpc_status {
-                            let h = rsp.headers_mut();
-                            h.insert("content-type", "application/grpc".parse().unwrap());
-                            h.insert("grpc-status", g.to_string().parse().unwrap());
-                        }
-                        Ok::<_, hyper::Error>(rsp)
-                    }
-                });
-                let io = TokioIo::new(sock);
-                tokio::spawn(async move {
-                    let _ = if h2 {
-                        hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                            .serve_connection(io, svc)
-                            .await
-                    } else {
-                        hyper::server::conn::http1::Builder::new()
-                            .serve_connection(io, svc)
-                            .await
-                    };
-                });
-            }
-        });
-        Self {
-            addr,
-            served,
-            bodies,
-            task,
-        }
-    }
-
-    fn served(&self) -> u64 {
-        self.served.load(Ordering::SeqCst)
-    }
-}
-
-fn status(code: u16) -> Reply {
-    Reply {
-        status: StatusCode::from_u16(code).unwrap(),
-        grpc_status: None,
-        delay: Duration::ZERO,
-    }
-}
 
 /// A service `retry.test:80` whose one route sends to cluster `backend`
 /// (at `upstreams`) with `retries`; `port_extra` is spliced into the port

@@ -198,6 +198,8 @@ fn http_routes(
             ..HttpRoute::default()
         };
         route_actions::apply(rule, &mut route);
+        route.mirrors =
+            route_actions::mirrors(rule, |d| use_cluster(cluster_ref(d, vs_ns, mesh), clusters));
         routes.push(route);
     }
     routes

@@ -295,3 +295,48 @@ fn cors_policy_follows_istio() {
     );
     assert!(old.forward_unmatched_preflights, "FORWARD by default");
 }
+
+#[test]
+fn mirrors_follow_istio() {
+    let set = ResourceSet::from_text(
+        "vs.yaml",
+        &vs("  - route: [{ destination: { host: ratings } }]
+    mirror: { host: ratings, subset: v2 }
+    mirrorPercentage: { value: 12.5 }
+  - route: [{ destination: { host: ratings } }]
+    mirror: { host: shadow }
+  - route: [{ destination: { host: ratings } }]
+    mirror: { host: shadow }
+    mirrorPercent: 30
+  - route: [{ destination: { host: ratings } }]
+    mirrors:
+    - { destination: { host: a } }
+    - { destination: { host: b }, percentage: { value: 5 } }
+  - route: [{ destination: { host: ratings } }]
+"),
+    );
+    assert!(!set.has_errors());
+    let Spec::VirtualService(v) = &set.resources[0].spec else {
+        panic!()
+    };
+    let got: Vec<Vec<(String, f64)>> = v
+        .http
+        .iter()
+        .map(|rule| {
+            super::mirrors(rule, |d| {
+                format!("{}/{}", d.host, d.subset.as_deref().unwrap_or(""))
+            })
+            .into_iter()
+            .map(|m| (m.cluster, m.percent))
+            .collect()
+        })
+        .collect();
+    let want: Vec<Vec<(String, f64)>> = vec![
+        vec![("ratings/v2".into(), 12.5)],
+        vec![("shadow/".into(), 100.0)],
+        vec![("shadow/".into(), 30.0)],
+        vec![("a/".into(), 100.0), ("b/".into(), 5.0)],
+        vec![],
+    ];
+    assert_eq!(got, want);
+}

@@ -136,13 +136,24 @@ fn check_virtual_hosts(
         for (k, route) in vh.routes.iter().enumerate() {
             let path = format!("{path}.routes[{k}]");
             check_route(&path, route, errs);
-            for (b, backend) in route.backends.iter().enumerate() {
-                if !clusters.contains(backend.cluster.as_str()) {
+            let named = route
+                .backends
+                .iter()
+                .enumerate()
+                .map(|(b, x)| (format!("{path}.backends[{b}].cluster"), &x.cluster))
+                .chain(
+                    route
+                        .mirrors
+                        .iter()
+                        .enumerate()
+                        .map(|(m, x)| (format!("{path}.mirrors[{m}].cluster"), &x.cluster)),
+                );
+            for (field, cluster) in named {
+                if !clusters.contains(cluster.as_str()) {
                     errs.push(ConfigError::new(
-                        format!("{path}.backends[{b}].cluster"),
+                        field,
                         format!(
-                            "no cluster named {:?}; define it under clusters or fix the name",
-                            backend.cluster
+                            "no cluster named {cluster:?}; define it under clusters or fix the name"
                         ),
                     ));
                 }

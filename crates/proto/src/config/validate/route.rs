@@ -37,6 +37,14 @@ pub(in crate::config) fn check_route(path: &str, route: &HttpRoute, errs: &mut V
     if let Some(retries) = &route.retries {
         check_retries(&format!("{path}.retries"), retries, errs);
     }
+    for (m, mirror) in route.mirrors.iter().enumerate() {
+        if !(0.0..=100.0).contains(&mirror.percent) {
+            errs.push(ConfigError::new(
+                format!("{path}.mirrors[{m}].percent"),
+                format!("{} is not a percentage; use 0 to 100", mirror.percent),
+            ));
+        }
+    }
     if let Some(cors) = &route.cors {
         check_cors(&format!("{path}.cors"), cors, errs);
     }

@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 
 use super::{Outcome, Retry};
 use crate::errors::ProxyError;
-use crate::http::body::{RequestBody, Tee};
+use crate::http::body::{ClientBody, RequestBody, Tee};
 use crate::http::exchange::Exchange;
 use crate::upstream::{Cluster, Endpoint, HttpVersion};
 
@@ -43,7 +43,7 @@ pub async fn send(
     cluster: &Arc<Cluster>,
     mut endpoint: Arc<Endpoint>,
     version: HttpVersion,
-    req: Request<Incoming>,
+    req: Request<ClientBody>,
     ex: &mut Exchange,
 ) -> Tried {
     let (parts, body) = req.into_parts();

@@ -60,6 +60,7 @@ pub fn decide<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Dec
         timeout: selected.route.timeout,
         actions,
         retry: selected.route.retry.clone(),
+        mirrors: selected.route.mirrors.clone(),
     })
 }
 
