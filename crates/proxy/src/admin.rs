@@ -63,14 +63,26 @@ pub async fn serve(listener: TcpListener, role: Role, ctx: Arc<AdminCtx>) {
     }
 }
 
+/// Copies each cluster's outlier detection counts into the metrics.
+fn outlier_stats(ctx: &AdminCtx) {
+    let snap = ctx.state.snapshot();
+    for (name, c) in &snap.clusters {
+        if let Some(d) = &c.outlier {
+            let (active, total) = (d.ejections_active(), d.ejections_total());
+            ctx.state.metrics.outlier_detection(name, active, total);
+        }
+    }
+}
+
 fn route(role: Role, ctx: &AdminCtx, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     match (role, req.method(), path) {
-        (Role::Metrics | Role::Admin, &Method::GET, "/stats/prometheus" | "/metrics") => reply(
-            StatusCode::OK,
-            OPENMETRICS_CONTENT_TYPE,
-            ctx.state.metrics.encode(),
-        ),
+        (Role::Metrics | Role::Admin, &Method::GET, "/stats/prometheus" | "/metrics") => {
+            reply(StatusCode::OK, OPENMETRICS_CONTENT_TYPE, {
+                outlier_stats(ctx);
+                ctx.state.metrics.encode()
+            })
+        }
         (Role::Health, &Method::GET, "/healthz/ready") | (Role::Admin, &Method::GET, "/ready") => {
             if ctx.state.is_draining() {
                 text(StatusCode::SERVICE_UNAVAILABLE, "DRAINING\n")

@@ -48,6 +48,16 @@ pub enum ProxyError {
     /// RBAC filter words it.
     #[error("RBAC: access denied by {policy}")]
     Denied { policy: Arc<str> },
+    /// A circuit breaker of the cluster is full (Envoy's words, then which
+    /// limit).
+    #[error(
+        "upstream connect error or disconnect/reset before headers. reset reason: overflow ({limit} {max} of cluster {cluster})"
+    )]
+    Overflow {
+        cluster: Arc<str>,
+        limit: &'static str,
+        max: u32,
+    },
 }
 
 /// Envoy's short codes for why a request or connection failed; Istio puts
@@ -103,7 +113,8 @@ impl ProxyError {
             | Self::ConnectTimeout { .. }
             | Self::Tls { .. }
             | Self::UpstreamReset(_)
-            | Self::Resolve { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::Resolve { .. }
+            | Self::Overflow { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::ResponseTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Denied { .. } => StatusCode::FORBIDDEN,
@@ -122,6 +133,7 @@ impl ProxyError {
             Self::UpstreamReset(_) => ResponseFlag::UC,
             Self::BadRequest(_) => ResponseFlag::DPE,
             Self::Denied { .. } => ResponseFlag::RBAC,
+            Self::Overflow { .. } => ResponseFlag::UO,
         }
     }
 }

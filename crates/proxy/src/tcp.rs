@@ -57,6 +57,16 @@ where
     };
     let mut labels = labels(&ctx, &snap, service, &up.endpoint.labels);
     drop(snap);
+    // Envoy's TCP proxy: over the cluster's `max_connections` the
+    // connection is refused (`UO`); the place is held while it relays.
+    let _slot = match up.endpoint.limits().map(|l| (l, l.try_connection())) {
+        Some((_, Some(slot))) => slot,
+        Some((limits, None)) => {
+            let e = limits.overflow_connections();
+            return fail(&ctx, &mut labels, &e);
+        }
+        None => None,
+    };
     match up
         .endpoint
         .connect(up.connect_timeout, crate::upstream::Carries::Tcp)

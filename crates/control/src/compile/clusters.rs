@@ -78,6 +78,8 @@ pub fn build(cref: &ClusterRef, mesh: &Mesh, rules: &RuleIndex<'_>) -> Cluster {
         connect_timeout: Cluster::default_connect_timeout(),
         endpoints: Vec::new(),
         tls: None,
+        connection_pool: None,
+        outlier_detection: None,
     };
     let Some(svc) = mesh.services.get(&cref.fqdn) else {
         return cluster;
@@ -125,6 +127,12 @@ pub fn build(cref: &ClusterRef, mesh: &Mesh, rules: &RuleIndex<'_>) -> Cluster {
         .and_then(|s| s.traffic_policy.as_ref())
         .or(dr.and_then(|d| d.traffic_policy.as_ref()));
     apply_policy(&mut cluster, policy, port.port);
+    super::circuit::apply(
+        &mut cluster,
+        dr.and_then(|d| d.traffic_policy.as_ref()),
+        subset.and_then(|s| s.traffic_policy.as_ref()),
+        port.port,
+    );
     let upgrade_allowed = !policy
         .and_then(|p| p.connection_pool.as_ref())
         .and_then(|c| c.http.as_ref())
@@ -176,14 +184,6 @@ fn apply_policy(cluster: &mut Cluster, policy: Option<&TrafficPolicy>, port: u16
             // Istio picks; weft's pick is P2C over peak EWMA.
             SimpleLb::Unspecified | SimpleLb::Passthrough => LbPolicy::P2cPeakEwma,
         };
-    }
-    let connect_timeout = port_level
-        .and_then(|p| p.connection_pool.as_ref())
-        .or(policy.connection_pool.as_ref())
-        .and_then(|c| c.tcp.as_ref())
-        .and_then(|t| t.connect_timeout);
-    if let Some(t) = connect_timeout {
-        cluster.connect_timeout = t.0;
     }
     let tls = port_level
         .and_then(|p| p.tls.as_ref())

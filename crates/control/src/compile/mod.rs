@@ -7,6 +7,7 @@
 //! proxies), rebuilds a generation when they settle (debounced), and
 //! serves views to the config stream.
 
+mod circuit;
 mod clusters;
 mod dirty;
 mod gamma;

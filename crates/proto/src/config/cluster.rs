@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{UpstreamTls, WorkloadMeta, defaults};
+use super::{ConnectionPool, OutlierDetection, UpstreamTls, WorkloadMeta, defaults};
 
 /// A named set of endpoints and how to balance across them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +25,13 @@ pub struct Cluster {
     /// `identity`, plaintext to the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<UpstreamTls>,
+    /// Circuit breakers and connection reuse; unset: no limits. (Boxed:
+    /// most clusters have none.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_pool: Option<Box<ConnectionPool>>,
+    /// Ejects endpoints that keep failing; unset: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<Box<OutlierDetection>>,
 }
 
 /// One address traffic can be sent to.

@@ -5,6 +5,7 @@
 //! written as `100ms` / `0.5s` (see [`crate::duration`]).
 
 mod authz;
+mod circuit;
 mod cluster;
 mod gateway;
 mod listener;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use authz::{Action, AuthorizationPolicy, Condition, IpBlock, Operation, Rule, Source};
+pub use circuit::{ConnectionPool, OutlierDetection};
 pub use cluster::{Cluster, Endpoint, LbPolicy, UpstreamProtocol};
 pub use gateway::{GatewayServer, ServerTls, VirtualHost};
 pub use listener::{Direction, Interception, Listener, ListenerProtocol};

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use super::{AppProtocol, ConfigError, Direction, Interception, ProxyConfig};
+use circuit::check_circuit;
 use route::check_route;
 
 // === impl ProxyConfig ===
@@ -112,6 +113,7 @@ impl ProxyConfig {
                 }
             }
             self.check_cluster_tls(c, &path, errs);
+            check_circuit(&path, c, errs);
         }
         names
     }
@@ -328,6 +330,7 @@ pub fn parse_authority(s: &str) -> Option<(&str, u16)> {
     (!host.is_empty()).then_some((host, port))
 }
 
+mod circuit;
 mod gateway;
 mod retry;
 mod route;

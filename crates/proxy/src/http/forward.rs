@@ -66,7 +66,11 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     };
     drop(snap);
     ex.set_upstream_peer(&up.endpoint.labels);
-    ex.hold(up.endpoint.start_request());
+    let in_flight = match up.endpoint.admit() {
+        Ok(f) => f,
+        Err(e) => return edited(respond::error(ex, grpc, e), &actions),
+    };
+    ex.hold(in_flight);
 
     let upgrade = is_upgrade(&req);
     // Between proxies HTTP/1.1 rides HTTP/2; the far side restores it.
@@ -136,6 +140,7 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
             if result.is_ok() {
                 up.endpoint.observe_latency(start.elapsed());
             }
+            up.endpoint.observe_outcome(&result);
             (result, false)
         }
     };

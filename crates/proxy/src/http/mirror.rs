@@ -125,7 +125,11 @@ async fn send(
         tracing::debug!(cluster = %cluster.name, "mirror: no endpoint");
         return;
     };
-    let _in_flight = endpoint.start_request();
+    // The mirror cluster's breakers apply to copies too (Envoy).
+    let Ok(_in_flight) = endpoint.admit() else {
+        tracing::debug!(cluster = %cluster.name, "mirror: over the cluster's max_requests");
+        return;
+    };
     let exchange = async {
         let rsp = endpoint.send(req, version, cluster.connect_timeout).await?;
         let mut body = rsp.into_body();

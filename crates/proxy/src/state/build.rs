@@ -9,7 +9,9 @@ use weft_proto::config::{self, AppProtocol, ConfigError, LbPolicy, ProxyConfig, 
 use super::{InboundTarget, ServicePort, ServiceTable, Snapshot};
 use crate::http::{RetryBudget, Route};
 use crate::telemetry::{PeerLabels, ServiceLabels};
-use crate::upstream::{Balancer, Cluster, Endpoint, Transport, TransportBuilder};
+use crate::upstream::{
+    Balancer, Cluster, Endpoint, Limits, OutlierDetector, Transport, TransportBuilder,
+};
 
 /// The config cannot be applied; the running config stays in force.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +155,25 @@ fn build_cluster(
     transports: &mut TransportBuilder<'_>,
 ) -> Result<Cluster, (usize, String)> {
     let old = prev.and_then(|p| p.clusters.get(c.name.as_str()));
+    let name: Arc<str> = Arc::from(c.name.as_str());
+    // Unchanged settings keep their counters, and so their endpoints.
+    let limits = c.connection_pool.as_ref().map(|cfg| {
+        old.and_then(|o| o.limits.clone())
+            .filter(|l| l.config == **cfg)
+            .unwrap_or_else(|| Arc::new(Limits::new(name.clone(), (**cfg).clone())))
+    });
+    let outlier = c.outlier_detection.as_ref().map(|cfg| {
+        let prev = old.and_then(|o| o.outlier.clone());
+        match prev {
+            Some(d) if d.config == **cfg => d,
+            prev => Arc::new(
+                OutlierDetector::new(name.clone(), (**cfg).clone()).continuing(prev.as_deref()),
+            ),
+        }
+    });
+    if let Some(d) = &outlier {
+        d.set_hosts(c.endpoints.len());
+    }
     let mut endpoints = Vec::with_capacity(c.endpoints.len());
     for (j, e) in c.endpoints.iter().enumerate() {
         let labels = match &e.workload {
@@ -167,19 +188,34 @@ fn build_cluster(
             &labels,
             &transport,
         )
+        .filter(|ep| same(ep.limits(), limits.as_ref()))
+        .filter(|ep| same(ep.outlier_detector(), outlier.as_ref()))
         .unwrap_or_else(|| {
-            Arc::new(Endpoint::with_transport(
-                e.address, e.weight, labels, transport,
-            ))
+            Arc::new(
+                Endpoint::with_transport(e.address, e.weight, labels, transport)
+                    .with_policy(limits.clone(), outlier.clone()),
+            )
         });
         endpoints.push(ep);
     }
     Ok(Cluster {
-        name: Arc::from(c.name.as_str()),
+        name,
         protocol: c.protocol,
         connect_timeout: c.connect_timeout,
         balancer: Balancer::new(c.lb, endpoints),
+        limits,
+        outlier,
     })
+}
+
+/// Whether an endpoint is under the very limits (or detector) a cluster
+/// now has.
+fn same<T>(a: Option<&Arc<T>>, b: Option<&Arc<T>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
 }
 
 fn build_inbound(
@@ -213,6 +249,8 @@ fn build_inbound(
             },
             connect_timeout: config::Cluster::default_connect_timeout(),
             balancer: Balancer::new(LbPolicy::RoundRobin, vec![ep]),
+            limits: None,
+            outlier: None,
         }),
     }
 }

@@ -32,6 +32,14 @@ pub struct Metrics {
     active_connections: Family<ListenerLabels, Gauge>,
     denied: Family<DeniedLabels, Counter>,
     tls_refused: Family<TlsRefusedLabels, Counter>,
+    ejections_active: Family<ClusterLabels, Gauge>,
+    ejections_total: Family<ClusterLabels, Counter>,
+}
+
+/// `cluster_name="<name>"`, as Envoy labels its cluster stats.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ClusterLabels {
+    pub cluster_name: Arc<str>,
 }
 
 /// `listener="<name>", reason="plaintext|not_mesh_tls|handshake"`.
@@ -97,6 +105,8 @@ impl Metrics {
         let denied = Family::default();
         let tls_refused = Family::default();
         let active_connections = Family::default();
+        let ejections_active = Family::default();
+        let ejections_total = Family::default();
 
         // Counters are registered without `_total`; the encoder appends it.
         reg.register(
@@ -159,6 +169,16 @@ impl Metrics {
             "Downstream connections open on a listener",
             active_connections.clone(),
         );
+        reg.register(
+            "envoy_cluster_outlier_detection_ejections_active",
+            "Endpoints of a cluster ejected by outlier detection now",
+            ejections_active.clone(),
+        );
+        reg.register(
+            "envoy_cluster_outlier_detection_ejections_enforced",
+            "Ejections outlier detection has made in a cluster",
+            ejections_total.clone(),
+        );
         Self {
             registry: Arc::new(reg),
             requests,
@@ -173,7 +193,22 @@ impl Metrics {
             active_connections,
             denied,
             tls_refused,
+            ejections_active,
+            ejections_total,
         }
+    }
+
+    /// Brings a cluster's outlier detection stats up to date (at scrape
+    /// time: the detector counts on its own, off the metrics).
+    pub fn outlier_detection(&self, cluster: &Arc<str>, active: usize, total: u64) {
+        let labels = ClusterLabels {
+            cluster_name: cluster.clone(),
+        };
+        self.ejections_active
+            .get_or_create(&labels)
+            .set(active as i64);
+        let counter = self.ejections_total.get_or_create(&labels);
+        counter.inc_by(total.saturating_sub(counter.get()));
     }
 
     /// Records one finished request.

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::ewma::PeakEwma;
+use super::limits::{Limits, Slot};
+use super::outlier::{Outcome, OutlierDetector, OutlierState};
 use super::pool::Pool;
 use super::transport::{Carries, Conn, Transport};
 use crate::errors::ProxyError;
@@ -31,15 +33,25 @@ pub struct Endpoint {
     /// Nanoseconds since [`EPOCH`] until which the endpoint is set aside.
     ejected_until: AtomicU64,
     pub(super) pool: Pool,
+    /// The cluster's circuit breakers, when it has any.
+    pub(super) limits: Option<Arc<Limits>>,
+    /// The cluster's outlier detection, when it has any, and this
+    /// endpoint's counters for it.
+    outlier: Option<Arc<OutlierDetector>>,
+    outlier_state: OutlierState,
 }
 
-/// Counts a request as in flight on an endpoint until dropped.
+/// Counts a request as in flight on an endpoint (and against its cluster's
+/// `max_requests`) until dropped.
 #[derive(Debug)]
-pub struct InFlight(Arc<Endpoint>);
+pub struct InFlight {
+    endpoint: Arc<Endpoint>,
+    _admitted: Option<Slot>,
+}
 
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
-fn nanos_since_epoch(t: Instant) -> u64 {
+pub(super) fn nanos_since_epoch(t: Instant) -> u64 {
     t.saturating_duration_since(*EPOCH).as_nanos() as u64
 }
 
@@ -66,13 +78,51 @@ impl Endpoint {
             consecutive_failures: AtomicU32::new(0),
             ejected_until: AtomicU64::new(0),
             pool: Pool::default(),
+            limits: None,
+            outlier: None,
+            outlier_state: OutlierState::default(),
         }
     }
 
-    /// Whether the endpoint may be picked: it is not set aside after a
-    /// connect failure.
+    /// Puts the endpoint under its cluster's circuit breakers and outlier
+    /// detection.
+    pub fn with_policy(
+        mut self,
+        limits: Option<Arc<Limits>>,
+        outlier: Option<Arc<OutlierDetector>>,
+    ) -> Self {
+        self.limits = limits;
+        self.outlier = outlier;
+        self
+    }
+
+    pub fn limits(&self) -> Option<&Arc<Limits>> {
+        self.limits.as_ref()
+    }
+
+    pub fn outlier_detector(&self) -> Option<&Arc<OutlierDetector>> {
+        self.outlier.as_ref()
+    }
+
+    /// Whether the endpoint may be picked: it is neither set aside after a
+    /// connect failure nor ejected by outlier detection (whichever ends
+    /// later decides).
     pub fn is_available(&self, now: Instant) -> bool {
-        self.ejected_until.load(Ordering::Relaxed) <= nanos_since_epoch(now)
+        let now = nanos_since_epoch(now);
+        self.ejected_until.load(Ordering::Relaxed) <= now
+            && self.outlier_state.ejected_until.load(Ordering::Relaxed) <= now
+    }
+
+    /// Feeds one upstream result (response head or failure) to the
+    /// cluster's outlier detection; nothing without one. Call it once per
+    /// attempt, right after the result is known.
+    pub fn observe_outcome<B>(&self, result: &Result<http::Response<B>, ProxyError>) {
+        let Some(detector) = &self.outlier else {
+            return;
+        };
+        if let Some(outcome) = Outcome::of(result) {
+            detector.observe(&self.outlier_state, self.addr, outcome);
+        }
     }
 
     pub fn in_flight(&self) -> usize {
@@ -91,8 +141,26 @@ impl Endpoint {
     }
 
     pub fn start_request(self: &Arc<Self>) -> InFlight {
+        self.start_admitted(None)
+    }
+
+    /// [`Self::start_request`] under the cluster's `max_requests`: over it,
+    /// the request is refused (503 `UO`) before it reaches the endpoint.
+    /// The place is held until the guard drops, when the response ends.
+    pub fn admit(self: &Arc<Self>) -> Result<InFlight, ProxyError> {
+        let admitted = match &self.limits {
+            Some(limits) => limits.try_request()?,
+            None => None,
+        };
+        Ok(self.start_admitted(admitted))
+    }
+
+    fn start_admitted(self: &Arc<Self>, admitted: Option<Slot>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self.clone())
+        InFlight {
+            endpoint: self.clone(),
+            _admitted: admitted,
+        }
     }
 
     /// Connects (and for TLS, handshakes) within `timeout`, recording the
@@ -145,7 +213,7 @@ impl Endpoint {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

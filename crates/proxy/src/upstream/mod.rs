@@ -5,12 +5,16 @@ mod balance;
 mod connect;
 mod endpoint;
 mod ewma;
+mod limits;
+mod outlier;
 mod pool;
 mod transport;
 
 pub use balance::Balancer;
 pub use connect::connect;
 pub use endpoint::{Endpoint, InFlight};
+pub use limits::{Limits, Slot};
+pub use outlier::{Outcome, OutlierDetector};
 pub use pool::HttpVersion;
 pub use transport::{Carries, Conn, Tls, TlsKey, Transport, TransportBuilder};
 
@@ -26,4 +30,8 @@ pub struct Cluster {
     pub protocol: UpstreamProtocol,
     pub connect_timeout: Duration,
     pub balancer: Balancer,
+    /// Circuit breakers (`connection_pool`); `None`: no limits.
+    pub limits: Option<Arc<Limits>>,
+    /// Outlier detection; `None`: off.
+    pub outlier: Option<Arc<OutlierDetector>>,
 }

@@ -4,6 +4,7 @@
 
 mod authz;
 mod balance;
+mod conn_pool;
 mod cors;
 mod detect;
 mod errors;
@@ -15,6 +16,7 @@ mod http2;
 mod inbound;
 mod mirror;
 mod origination;
+mod outlier;
 mod reload;
 mod retries;
 mod route_actions;
@@ -22,3 +24,4 @@ mod route_matches;
 mod scripted;
 mod support;
 mod tcp;
+mod upstreams;

@@ -292,3 +292,29 @@ async fn a_connect_failure_is_retried_on_another_endpoint() {
         assert_eq!(rsp.status, StatusCode::OK, "request {i}: {}", rsp.text());
     }
 }
+
+#[tokio::test]
+async fn max_retries_bounds_the_retries_in_flight_at_once() {
+    let up = Scripted::start(false, |_| Reply {
+        delay: Duration::from_millis(300),
+        ..status(503)
+    })
+    .await;
+    // Without the breaker the 6 requests would make 6 × 3 retries.
+    let proxy = TestProxy::start(&config(
+        &[up.addr],
+        "{ attempts: 3, retry_on: [5xx], backoff: 1ms }",
+        "retry_budget: { ratio: 1.0, min_per_second: 100, ttl: 10s }",
+        "connection_pool: { max_retries: 1 },",
+    ))
+    .await;
+    let calls = (0..6).map(|_| send(&proxy, post("x")));
+    for rsp in futures_util::future::join_all(calls).await {
+        assert_eq!(rsp.status, 503);
+    }
+    let retries = up.served() - 6;
+    // One retry at a time: each takes 300 ms, and once the first tries
+    // fail together only one of them gets the place; its own retries
+    // follow one by one. Far fewer than 18.
+    assert!((1..=6).contains(&retries), "{retries} retries");
+}

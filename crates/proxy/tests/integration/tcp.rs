@@ -112,3 +112,34 @@ async fn a_dead_tcp_upstream_closes_the_client_and_counts_uf() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn connections_over_max_connections_are_closed_with_uo() {
+    let echo = servers::tcp_echo().await;
+    let yaml = config(echo.addr).replace(
+        "  - name: db\n",
+        "  - name: db\n    connection_pool: { max_connections: 1 }\n",
+    );
+    let proxy = TestProxy::start(&yaml).await;
+    let mut first = TcpStream::connect(proxy.listener("to-db")).await.unwrap();
+    first.write_all(b"ping").await.unwrap();
+    assert_eq!(read_until(&mut first, "ping").await, "ping");
+    // The second is refused while the first relays...
+    let mut second = TcpStream::connect(proxy.listener("to-db")).await.unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(second.read(&mut buf).await.unwrap_or(0), 0);
+    wait_metric(
+        &proxy,
+        "istio_tcp_connections_closed_total",
+        &[("response_flags", "UO")],
+        1.0,
+    )
+    .await;
+    // ...and a third gets through once it is done.
+    drop(first);
+    weft_testkit::eventually("the place comes back", weft_testkit::PATIENCE, || async {
+        let mut s = TcpStream::connect(proxy.listener("to-db")).await.unwrap();
+        s.write_all(b"pong").await.is_ok() && read_until(&mut s, "pong").await == "pong"
+    })
+    .await;
+}

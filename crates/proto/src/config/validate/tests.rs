@@ -190,3 +190,54 @@ fn an_http_port_without_routes_is_allowed_a_tcp_one_is_not() {
     assert!(err.contains("has neither routes nor a cluster"), "{err}");
     assert!(ProxyConfig::from_yaml("t.yaml", &cfg("detect")).is_err());
 }
+
+#[test]
+fn circuit_breakers_and_outlier_detection_load_with_defaults_and_are_checked() {
+    let yaml = GOOD.replace(
+        "    connect_timeout: 250ms\n",
+        "    connect_timeout: 250ms
+    connection_pool: { max_connections: 1, max_pending_requests: 0, idle_timeout: 30s }
+    outlier_detection: { consecutive_5xx: 3, interval: 100ms }
+",
+    );
+    let cfg = ProxyConfig::from_yaml("proxy.yaml", &yaml).expect("valid");
+    let c = &cfg.clusters[1];
+    let pool = c.connection_pool.as_ref().unwrap();
+    assert_eq!(
+        (
+            pool.max_connections,
+            pool.max_pending_requests,
+            pool.max_requests
+        ),
+        (Some(1), Some(0), None)
+    );
+    let o = c.outlier_detection.as_ref().unwrap();
+    assert_eq!((o.consecutive_5xx, o.consecutive_gateway_errors), (3, 0));
+    assert_eq!(
+        (o.base_ejection_time, o.max_ejection_percent),
+        (std::time::Duration::from_secs(30), 10)
+    );
+    // Unset, nothing is written back.
+    let json = serde_json::to_string(&cfg.clusters[0]).unwrap();
+    assert!(
+        !json.contains("connection_pool") && !json.contains("outlier"),
+        "{json}"
+    );
+
+    let yaml = GOOD.replace(
+        "    connect_timeout: 250ms\n",
+        "    connect_timeout: 250ms
+    connection_pool: { max_requests: 0, max_connection_duration: 0s }
+    outlier_detection: { max_ejection_percent: 101, base_ejection_time: 0s }
+",
+    );
+    let err = invalid(&yaml);
+    for want in [
+        "clusters[1].connection_pool.max_requests: 0 would refuse every request",
+        "clusters[1].connection_pool.max_connection_duration: must be longer than 0s",
+        "clusters[1].outlier_detection.max_ejection_percent: 101 is more than 100 percent",
+        "clusters[1].outlier_detection.base_ejection_time: must be longer than 0s",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
+}

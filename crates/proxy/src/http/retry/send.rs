@@ -59,6 +59,8 @@ pub async fn send(
     retry.budget.deposit();
     let policy = &retry.policy;
     let mut retries = 0;
+    // Envoy's `max_retries` breaker: a place held while a retry runs.
+    let mut _retrying = None;
     loop {
         let started = Instant::now();
         let send = endpoint.send(req, version, cluster.connect_timeout);
@@ -71,6 +73,8 @@ pub async fn send(
         if result.is_ok() {
             endpoint.observe_latency(started.elapsed());
         }
+        // Outlier detection sees every try, on the endpoint that made it.
+        endpoint.observe_outcome(&result);
         let done = |result, _: Arc<Endpoint>, exhausted| Tried { result, exhausted };
         if !policy.retryable(Outcome::of(&result)) {
             return done(result, endpoint, false);
@@ -88,8 +92,17 @@ pub async fn send(
         if !retry.budget.try_withdraw() {
             return done(result, endpoint, true);
         }
+        match cluster.limits.as_ref().map(|l| l.try_retry()) {
+            Some(Err(_)) => return done(result, endpoint, true),
+            Some(Ok(slot)) => _retrying = slot,
+            None => {}
+        }
         let Some(other) = pick_another(cluster, &endpoint) else {
             return done(result, endpoint, false);
+        };
+        // The retry is a request of its own to the cluster (`max_requests`).
+        let Ok(in_flight) = other.admit() else {
+            return done(result, endpoint, true);
         };
         // The failed response is dropped: only the last try's reaches the
         // client.
@@ -98,7 +111,7 @@ pub async fn send(
         tokio::time::sleep(policy.backoff(retries)).await;
         endpoint = other;
         ex.set_upstream_peer(&endpoint.labels);
-        ex.hold(endpoint.start_request());
+        ex.hold(in_flight);
         req = t.request(body);
     }
 }
