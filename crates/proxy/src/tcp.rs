@@ -47,7 +47,8 @@ where
         }
     };
     let service = decision.service.clone();
-    let up = match route::resolve(&ctx, &snap, decision.target).await {
+    let hash = crate::http::affinity::peer_hash(&decision.target, ctx.peer);
+    let up = match route::resolve(&ctx, &snap, decision.target, hash).await {
         Ok(up) => up,
         Err(e) => {
             let mut labels = labels(&ctx, &snap, service, &snap.unknown_peer);

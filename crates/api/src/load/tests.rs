@@ -241,6 +241,42 @@ spec:
 }
 
 #[test]
+fn consistent_hashing_draws_no_warning_at_any_level() {
+    let set = load(
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews }
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: { consistentHash: { httpHeaderName: x-user, ringHash: { minimumRingSize: 2048 } } }
+    portLevelSettings:
+    - port: { number: 9090 }
+      loadBalancer: { consistentHash: { useSourceIp: true, maglev: { tableSize: 65537 } } }
+    - port: { number: 9091 }
+      loadBalancer: { consistentHash: { httpQueryParameterName: cart, minimumRingSize: 4096 } }
+  subsets:
+  - name: v1
+    labels: { version: v1 }
+    trafficPolicy:
+      loadBalancer: { consistentHash: { httpCookie: { name: user, path: /, ttl: 1h } } }
+      portLevelSettings:
+      - port: { number: 9090 }
+        loadBalancer:
+          consistentHash:
+            httpCookie: { name: user, ttl: 0s, attributes: [{ name: SameSite, value: Strict }] }
+",
+    );
+    let m = messages(&set);
+    // Only the deprecation Istio warns about too.
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert!(
+        m[0].starts_with("warning: test.yaml:12: spec.trafficPolicy.portLevelSettings[1].loadBalancer.consistentHash.minimumRingSize: minimumRingSize is deprecated"),
+        "{m:#?}"
+    );
+}
+
+#[test]
 fn authorization_policies_warn_about_what_is_not_enforced() {
     let set = load(
         "apiVersion: security.istio.io/v1

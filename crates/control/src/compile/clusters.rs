@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use weft_api::analyze::ROOT_NAMESPACE;
 use weft_api::kinds::Spec;
 use weft_api::kinds::istio::{
-    ClientTlsMode, ClientTlsSettings, DestinationRule, H2UpgradePolicy, SimpleLb, TrafficPolicy,
+    ClientTlsMode, ClientTlsSettings, DestinationRule, H2UpgradePolicy, LoadBalancerSettings,
+    SimpleLb, TrafficPolicy,
 };
 use weft_api::protocol::Protocol;
 use weft_api::{Resource, host};
@@ -172,18 +173,13 @@ fn apply_policy(cluster: &mut Cluster, policy: Option<&TrafficPolicy>, port: u16
         .port_level_settings
         .iter()
         .find(|p| p.port.is_some_and(|s| s.number == u32::from(port)));
+    // A port's loadBalancer replaces the policy's whole (Istio).
     let lb = port_level
         .and_then(|p| p.load_balancer.as_ref())
         .or(policy.load_balancer.as_ref())
-        .and_then(|lb| lb.simple);
-    if let Some(simple) = lb {
-        cluster.lb = match simple {
-            SimpleLb::RoundRobin => LbPolicy::RoundRobin,
-            SimpleLb::LeastRequest | SimpleLb::LeastConn => LbPolicy::LeastRequest,
-            SimpleLb::Random => LbPolicy::Random,
-            // Istio picks; weft's pick is P2C over peak EWMA.
-            SimpleLb::Unspecified | SimpleLb::Passthrough => LbPolicy::P2cPeakEwma,
-        };
+        .and_then(lb_policy);
+    if let Some(lb) = lb {
+        cluster.lb = lb;
     }
     let tls = port_level
         .and_then(|p| p.tls.as_ref())
@@ -191,6 +187,27 @@ fn apply_policy(cluster: &mut Cluster, policy: Option<&TrafficPolicy>, port: u16
     if let Some(t) = tls {
         cluster.tls = Some(upstream_tls(t));
     }
+}
+
+/// A `loadBalancer`'s policy; `None` when it sets neither `simple` nor
+/// `consistentHash` (only locality or warmup settings).
+fn lb_policy(lb: &LoadBalancerSettings) -> Option<LbPolicy> {
+    if let Some(ch) = &lb.consistent_hash {
+        return Some(LbPolicy::ConsistentHash(super::hashing::consistent_hash(
+            ch,
+        )));
+    }
+    Some(match lb.simple? {
+        SimpleLb::RoundRobin => LbPolicy::RoundRobin,
+        SimpleLb::LeastRequest | SimpleLb::LeastConn => LbPolicy::LeastRequest,
+        SimpleLb::Random => LbPolicy::Random,
+        // Istio picks; weft's pick is P2C over peak EWMA.
+        SimpleLb::Unspecified => LbPolicy::P2cPeakEwma,
+        // Istio sends to the address the caller dialled (an ORIGINAL_DST
+        // cluster); weft's clusters hold the service's endpoints, so it
+        // balances over them as for UNSPECIFIED (docs/traffic.md).
+        SimpleLb::Passthrough => LbPolicy::P2cPeakEwma,
+    })
 }
 
 /// A DestinationRule's `tls`: set, it replaces automatic mTLS for the

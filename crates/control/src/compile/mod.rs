@@ -13,6 +13,7 @@ mod dirty;
 mod gamma;
 mod gateway;
 mod generation;
+mod hashing;
 mod inbound;
 mod persist;
 mod policies;

@@ -27,7 +27,10 @@ use serde::{Deserialize, Serialize};
 
 pub use authz::{Action, AuthorizationPolicy, Condition, IpBlock, Operation, Rule, Source};
 pub use circuit::{ConnectionPool, OutlierDetection};
-pub use cluster::{Cluster, Endpoint, LbPolicy, UpstreamProtocol};
+pub use cluster::{
+    Cluster, ConsistentHash, CookieAttribute, Endpoint, HashCookie, HashKey, HashTable, LbPolicy,
+    UpstreamProtocol,
+};
 pub use gateway::{GatewayServer, ServerTls, VirtualHost};
 pub use listener::{Direction, Interception, Listener, ListenerProtocol};
 pub use load::{ConfigError, LoadError};
@@ -217,5 +220,13 @@ pub(crate) mod defaults {
     }
     pub fn weight() -> u32 {
         1
+    }
+    /// Envoy's `RingHashLbConfig.minimum_ring_size` default.
+    pub fn ring_min_size() -> u64 {
+        1024
+    }
+    /// Envoy's `MaglevLbConfig.table_size` default (a prime).
+    pub fn maglev_table_size() -> u64 {
+        65537
     }
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use super::{AppProtocol, ConfigError, Direction, Interception, ProxyConfig};
 use circuit::check_circuit;
+use lb::check_lb;
 use route::check_route;
 
 // === impl ProxyConfig ===
@@ -112,6 +113,7 @@ impl ProxyConfig {
                     ));
                 }
             }
+            check_lb(&path, &c.lb, errs);
             self.check_cluster_tls(c, &path, errs);
             check_circuit(&path, c, errs);
         }
@@ -332,6 +334,7 @@ pub fn parse_authority(s: &str) -> Option<(&str, u16)> {
 
 mod circuit;
 mod gateway;
+mod lb;
 mod retry;
 mod route;
 

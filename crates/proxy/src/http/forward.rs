@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use weft_proto::config::{Direction, UpstreamProtocol};
 
 use super::actions::Applied;
+use super::affinity::Affinity;
 use super::body::{ClientBody, RequestBody, ResponseBody};
 use super::exchange::Exchange;
 use super::headers::{is_grpc, is_upgrade, set_upstream_target, strip_hop_by_hop};
@@ -60,7 +61,11 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
         (Target::Cluster(c), Some(r)) => Some((r, c.clone())),
         _ => None,
     };
-    let up = match route::resolve(&ctx, &snap, decision.target).await {
+    // Clusters balancing by consistent hash hash a part of the request
+    // (DestinationRule `consistentHash`); for others this is one check.
+    let affinity = Affinity::of(&decision.target, ctx.peer, &req);
+    let hash = affinity.as_ref().and_then(|a| a.hash);
+    let up = match route::resolve(&ctx, &snap, decision.target, hash).await {
         Ok(up) => up,
         Err(e) => return edited(respond::error(ex, grpc, e), &actions),
     };
@@ -156,6 +161,9 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     strip_hop_by_hop(rsp.headers_mut(), switching);
     if let Some(a) = &actions {
         a.edit_response(rsp.headers_mut());
+    }
+    if let Some(a) = &affinity {
+        a.set_cookie(rsp.headers_mut());
     }
     ex.observe_grpc_status(rsp.headers());
     // Envoy: URX when retries ran out (or the budget stopped them) and the

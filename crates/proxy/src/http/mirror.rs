@@ -121,7 +121,7 @@ async fn send(
     version: HttpVersion,
     limit: Duration,
 ) {
-    let Some(endpoint) = cluster.balancer.pick().cloned() else {
+    let Some(endpoint) = cluster.balancer.pick(None).cloned() else {
         tracing::debug!(cluster = %cluster.name, "mirror: no endpoint");
         return;
     };

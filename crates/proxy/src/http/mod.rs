@@ -2,6 +2,7 @@
 //! forwarding each request to the upstream its route picks.
 
 mod actions;
+pub(crate) mod affinity;
 mod authorize;
 mod body;
 mod exchange;

@@ -419,17 +419,19 @@ pub struct Upstream {
 }
 
 /// Picks the endpoint for a routing target: load balancing for clusters,
-/// DNS for explicit-proxy passthrough.
+/// DNS for explicit-proxy passthrough. `hash` is the request's
+/// consistent-hash key (`http::affinity`), for clusters that hash.
 pub async fn resolve(
     ctx: &ConnCtx,
     snap: &Snapshot,
     target: Target,
+    hash: Option<u64>,
 ) -> Result<Upstream, ProxyError> {
     match target {
         Target::Cluster(c) => {
             let endpoint =
                 c.balancer
-                    .pick()
+                    .pick(hash)
                     .cloned()
                     .ok_or_else(|| ProxyError::NoHealthyUpstream {
                         cluster: c.name.clone(),

@@ -68,7 +68,8 @@ pub async fn connect(
         Err(e) => return respond::error(ex, false, e),
     };
     ex.set_service(decision.service.clone());
-    let up = match route::resolve(&ctx, snap, decision.target).await {
+    let hash = super::affinity::peer_hash(&decision.target, ctx.peer);
+    let up = match route::resolve(&ctx, snap, decision.target, hash).await {
         Ok(up) => up,
         Err(e) => return respond::error(ex, false, e),
     };

@@ -202,7 +202,7 @@ fn build_cluster(
         name,
         protocol: c.protocol,
         connect_timeout: c.connect_timeout,
-        balancer: Balancer::new(c.lb, endpoints),
+        balancer: Balancer::new(c.lb.clone(), endpoints),
         limits,
         outlier,
     })

@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use weft_proto::config::LbPolicy;
+use weft_proto::config::{HashKey, LbPolicy};
 
 use super::Endpoint;
+use super::hash::Table;
 
 /// A cluster's endpoints and the policy that chooses among them.
 #[derive(Debug)]
@@ -15,6 +16,9 @@ pub struct Balancer {
     endpoints: Vec<Arc<Endpoint>>,
     total_weight: u64,
     next: AtomicUsize,
+    /// The ring or Maglev table of a consistent-hash policy, built here
+    /// once per endpoint set; `None` for every other policy.
+    table: Option<Table>,
 }
 
 // === impl Balancer ===
@@ -22,11 +26,28 @@ pub struct Balancer {
 impl Balancer {
     pub fn new(policy: LbPolicy, endpoints: Vec<Arc<Endpoint>>) -> Self {
         let total_weight = endpoints.iter().map(|e| e.weight as u64).sum();
+        let table = match &policy {
+            LbPolicy::ConsistentHash(ch) => {
+                let eps: Vec<_> = endpoints.iter().map(|e| (e.addr, e.weight)).collect();
+                Some(Table::build(ch.table, &eps))
+            }
+            _ => None,
+        };
         Self {
             policy,
             endpoints,
             total_weight,
             next: AtomicUsize::new(fastrand::usize(..usize::MAX / 2)),
+            table,
+        }
+    }
+
+    /// What of a request a consistent-hash policy hashes; `None` for other
+    /// policies (and a consistent-hash one without a key).
+    pub fn hash_key(&self) -> Option<&HashKey> {
+        match &self.policy {
+            LbPolicy::ConsistentHash(ch) => ch.key.as_ref(),
+            _ => None,
         }
     }
 
@@ -35,11 +56,14 @@ impl Balancer {
     }
 
     /// Chooses an available endpoint, or `None` when every endpoint is set
-    /// aside (or there are none).
+    /// aside (or there are none). `hash` is the request's consistent-hash
+    /// key; other policies ignore it, and a consistent-hash policy without
+    /// one picks a random point, as Envoy does when a request lacks the
+    /// hashed header or cookie.
     ///
-    /// Cost: O(1) expected; O(n) only when the random picks land on
-    /// endpoints that are set aside.
-    pub fn pick(&self) -> Option<&Arc<Endpoint>> {
+    /// Cost: O(1) expected (O(log n) on a ring); O(n) only when the picks
+    /// land on endpoints that are set aside.
+    pub fn pick(&self, hash: Option<u64>) -> Option<&Arc<Endpoint>> {
         let now = Instant::now();
         match self.endpoints.len() {
             0 => None,
@@ -54,8 +78,22 @@ impl Balancer {
                     self.first_available_from(start, now)
                 }
                 LbPolicy::Random => self.weighted_random(now),
+                LbPolicy::ConsistentHash(_) => {
+                    self.by_hash(hash.unwrap_or_else(|| fastrand::u64(..)), now)
+                }
             },
         }
+    }
+
+    /// The endpoint the table gives `hash`, past set-aside ones; should the
+    /// bounded walk find none, any available endpoint.
+    fn by_hash(&self, hash: u64, now: Instant) -> Option<&Arc<Endpoint>> {
+        let n = self.endpoints.len();
+        self.table
+            .as_ref()
+            .and_then(|t| t.lookup(hash, n, |i| self.endpoints[i].is_available(now)))
+            .map(|i| &self.endpoints[i])
+            .or_else(|| self.first_available_from((hash % n as u64) as usize, now))
     }
 
     /// Power of two choices: the cheaper of two distinct random endpoints.
@@ -101,6 +139,7 @@ mod tests {
     use crate::telemetry::PeerLabels;
     use std::collections::HashMap;
     use std::time::Duration;
+    use weft_proto::config::{ConsistentHash, HashTable};
 
     fn endpoints(weights: &[u32]) -> Vec<Arc<Endpoint>> {
         weights
@@ -116,7 +155,7 @@ mod tests {
     fn counts(b: &Balancer, n: usize) -> HashMap<u16, usize> {
         let mut m = HashMap::new();
         for _ in 0..n {
-            *m.entry(b.pick().unwrap().addr.port()).or_default() += 1;
+            *m.entry(b.pick(None).unwrap().addr.port()).or_default() += 1;
         }
         m
     }
@@ -165,11 +204,16 @@ mod tests {
             LbPolicy::RoundRobin,
             LbPolicy::Random,
             LbPolicy::LeastRequest,
+            LbPolicy::ConsistentHash(ConsistentHash::default()),
+            LbPolicy::ConsistentHash(ConsistentHash {
+                key: None,
+                table: HashTable::Maglev { table_size: 65537 },
+            }),
         ] {
             let eps = endpoints(&[1, 1, 1]);
             eps[0].mark_failed_for_test();
             eps[2].mark_failed_for_test();
-            let b = Balancer::new(policy, eps.clone());
+            let b = Balancer::new(policy.clone(), eps.clone());
             let c = counts(&b, 200);
             assert_eq!(
                 c.keys().copied().collect::<Vec<_>>(),
@@ -177,8 +221,29 @@ mod tests {
                 "{policy:?}"
             );
             eps[1].mark_failed_for_test();
-            assert!(b.pick().is_none(), "{policy:?}");
+            assert!(b.pick(None).is_none(), "{policy:?}");
         }
-        assert!(Balancer::new(LbPolicy::RoundRobin, vec![]).pick().is_none());
+        assert!(
+            Balancer::new(LbPolicy::RoundRobin, vec![])
+                .pick(None)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn consistent_hash_sticks_per_key_and_spreads_without_one() {
+        let policy = LbPolicy::ConsistentHash(ConsistentHash {
+            key: Some(HashKey::SourceIp),
+            table: HashTable::Ring { min_size: 1024 },
+        });
+        let b = Balancer::new(policy, endpoints(&[1, 1, 1]));
+        assert_eq!(b.hash_key(), Some(&HashKey::SourceIp));
+        for h in [1u64, 42, u64::MAX] {
+            let first = b.pick(Some(h)).unwrap().addr;
+            assert!((0..100).all(|_| b.pick(Some(h)).unwrap().addr == first));
+        }
+        // No key: a random point each time, so all three are chosen.
+        assert_eq!(counts(&b, 300).len(), 3);
+        assert_eq!(Balancer::new(LbPolicy::Random, vec![]).hash_key(), None);
     }
 }

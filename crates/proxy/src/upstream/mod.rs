@@ -5,6 +5,7 @@ mod balance;
 mod connect;
 mod endpoint;
 mod ewma;
+mod hash;
 mod limits;
 mod outlier;
 mod pool;

@@ -11,6 +11,7 @@ mod errors;
 mod faults;
 mod gateway;
 mod grpc;
+mod hash_lb;
 mod http1;
 mod http2;
 mod inbound;

@@ -572,5 +572,6 @@ spec:
 
 mod gamma;
 mod gateway;
+mod lb;
 mod mtls;
 mod split;

@@ -428,7 +428,7 @@ fn check_regex(path: &str, re: &str, errs: &mut Vec<ConfigError>) {
     }
 }
 
-fn http_header_name_invalid(name: &str) -> bool {
+pub(super) fn http_header_name_invalid(name: &str) -> bool {
     name.is_empty()
         || !name
             .bytes()

@@ -124,7 +124,9 @@ pub async fn send(
 /// `previous`.
 fn pick_another(cluster: &Cluster, previous: &Arc<Endpoint>) -> Option<Arc<Endpoint>> {
     for _ in 0..PICKS_FOR_ANOTHER_HOST {
-        let e = cluster.balancer.pick()?;
+        // Not the request's hash (consistent-hash clusters): it points at
+        // `previous` again; another endpoint is the point of a retry.
+        let e = cluster.balancer.pick(None)?;
         if !Arc::ptr_eq(e, previous) {
             return Some(e.clone());
         }

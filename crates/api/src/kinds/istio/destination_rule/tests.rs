@@ -187,6 +187,34 @@ fn load_balancer_oneofs() {
 }
 
 #[test]
+fn hash_keys_must_be_names_envoy_takes() {
+    let set = load(&dr("  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      consistentHash: { httpHeaderName: 'x user' }
+    portLevelSettings:
+    - port: { number: 80 }
+      loadBalancer: { consistentHash: { httpCookie: { name: 'a=b', path: '/a b', attributes: [{ name: 'S S', value: 'a;b' }] } } }
+  subsets:
+  - name: v1
+    trafficPolicy:
+      loadBalancer: { consistentHash: { httpQueryParameterName: '', maglev: { tableSize: 65536 } } }
+"));
+    assert_eq!(
+        messages(&set),
+        [
+            "error: dr.yaml:8: spec.trafficPolicy.loadBalancer.consistentHash.httpHeaderName: \"x user\" is not a valid header name; use letters, digits and `-`, such as `x-user`",
+            "error: dr.yaml:11: spec.trafficPolicy.portLevelSettings[0].loadBalancer.consistentHash.httpCookie.attributes[0].name: \"S S\" is not a valid cookie attribute name, such as `SameSite`",
+            "error: dr.yaml:11: spec.trafficPolicy.portLevelSettings[0].loadBalancer.consistentHash.httpCookie.attributes[0].value: \"a;b\" cannot be a cookie attribute value: no `;` or control characters",
+            "error: dr.yaml:11: spec.trafficPolicy.portLevelSettings[0].loadBalancer.consistentHash.httpCookie.name: \"a=b\" is not a valid cookie name; use letters, digits and `-_.`",
+            "error: dr.yaml:11: spec.trafficPolicy.portLevelSettings[0].loadBalancer.consistentHash.httpCookie.path: \"/a b\" cannot be a cookie path: no spaces, `;` or control characters; write it like `/cart`",
+            "error: dr.yaml:15: spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.httpQueryParameterName: name the query parameter to hash on, such as `user`",
+            "error: dr.yaml:15: spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: 65536 is not a prime number; Maglev needs a prime table size, such as 65537",
+        ]
+    );
+}
+
+#[test]
 fn consistent_hash_details() {
     let set = load(&dr("  host: reviews
   trafficPolicy:

@@ -86,12 +86,48 @@ impl ConsistentHashLb {
                 format!("set exactly one of `httpHeaderName`, `httpCookie`, `useSourceIp` or `httpQueryParameterName` (found {n})"),
             ),
         }
+        // Envoy refuses header and cookie names that are not HTTP tokens
+        // (`HashPolicy.Header.header_name`), so Istio's push would fail.
+        if let Some(h) = &self.http_header_name
+            && (h.is_empty() || !h.chars().all(is_token_char))
+        {
+            cx.error(
+                "hash-key",
+                format!("{path}.httpHeaderName"),
+                format!("{h:?} is not a valid header name; use letters, digits and `-`, such as `x-user`"),
+            );
+        }
+        if self.http_query_parameter_name.as_deref() == Some("") {
+            cx.error(
+                "hash-key",
+                format!("{path}.httpQueryParameterName"),
+                "name the query parameter to hash on, such as `user`",
+            );
+        }
         if let Some(c) = &self.http_cookie {
             if c.name.is_empty() {
                 cx.error(
                     "hash-key",
                     format!("{path}.httpCookie.name"),
                     "httpCookie needs `name`, the cookie to hash on",
+                );
+            } else if !c.name.chars().all(is_token_char) {
+                cx.error(
+                    "hash-key",
+                    format!("{path}.httpCookie.name"),
+                    format!(
+                        "{:?} is not a valid cookie name; use letters, digits and `-_.`",
+                        c.name
+                    ),
+                );
+            }
+            if let Some(p) = &c.path
+                && !p.chars().all(|ch| ch.is_ascii_graphic() && ch != ';')
+            {
+                cx.error(
+                    "hash-key",
+                    format!("{path}.httpCookie.path"),
+                    format!("{p:?} cannot be a cookie path: no spaces, `;` or control characters; write it like `/cart`"),
                 );
             }
             for (i, a) in c.attributes.iter().enumerate() {
@@ -100,6 +136,26 @@ impl ConsistentHashLb {
                         "hash-key",
                         format!("{path}.httpCookie.attributes[{i}].name"),
                         "a cookie attribute needs `name`, such as `SameSite`",
+                    );
+                } else if !a.name.chars().all(is_token_char) {
+                    cx.error(
+                        "hash-key",
+                        format!("{path}.httpCookie.attributes[{i}].name"),
+                        format!(
+                            "{:?} is not a valid cookie attribute name, such as `SameSite`",
+                            a.name
+                        ),
+                    );
+                }
+                if let Some(v) = &a.value
+                    && !v.chars().all(|ch| (' '..='~').contains(&ch) && ch != ';')
+                {
+                    cx.error(
+                        "hash-key",
+                        format!("{path}.httpCookie.attributes[{i}].value"),
+                        format!(
+                            "{v:?} cannot be a cookie attribute value: no `;` or control characters"
+                        ),
                     );
                 }
             }
@@ -150,6 +206,11 @@ impl ConsistentHashLb {
             }
         }
     }
+}
+
+/// RFC 9110 `tchar`: what header and cookie names are made of.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 /// Envoy's primality test (what Istio copies).
