@@ -52,6 +52,7 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.http[].rewrite",
             "spec.http[].headers",
             "spec.http[].corsPolicy",
+            "spec.http[].delegate",
             "spec.http[].mirror",
             "spec.http[].mirrors",
             "spec.http[].mirrorPercentage",

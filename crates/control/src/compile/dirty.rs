@@ -9,7 +9,7 @@
 //! | resource | services touched |
 //! |---|---|
 //! | Service, ServiceEntry | itself (each host); and the services whose VirtualService or TrafficSplit routes to it (a destination's port can depend on its service's ports) |
-//! | VirtualService | the services it claims |
+//! | VirtualService | the services it claims (a delegate: everything) |
 //! | TrafficSplit | its root service |
 //! | HTTPRoute, GRPCRoute, TCPRoute with a Service parent | those Services (the routes' backends are clusters, compiled as any) |
 //! | DestinationRule | the service of its host |
@@ -83,6 +83,8 @@ impl Dirty {
                     services_changed.insert(fq.clone());
                     add(fq)
                 }),
+                // A delegate (no hosts) serves roots anywhere: all.
+                Spec::VirtualService(vs) if vs.hosts.is_empty() => false,
                 Spec::VirtualService(vs) => vs.hosts.iter().all(|h| add(host::fqdn(h, ns))),
                 Spec::DestinationRule(dr) => add(host::fqdn(&dr.host, ns)),
                 Spec::TrafficSplit(ts) => add(host::service_fqdn(&ts.service, ns)),

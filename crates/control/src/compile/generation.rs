@@ -22,7 +22,7 @@ use super::dirty::Dirty;
 use super::routes::{Caller, ClusterRef, Scoped};
 use super::scope::Scope;
 use super::service::{self, Routing};
-use super::{gamma, split};
+use super::{delegation, gamma, split};
 use super::{gateway, inbound, policies};
 use crate::model::{Mesh, ServiceModel};
 use crate::views::{Delta, View};
@@ -54,6 +54,8 @@ pub struct Generation {
     vs_exact: HashMap<String, usize>,
     /// Wildcard hosts, in load order.
     vs_wildcard: Vec<(String, usize)>,
+    /// Root VirtualServices merged with their delegates, by index.
+    delegated: HashMap<usize, VirtualService>,
     /// Gateway API routes with a Service parent: FQDN → indexes.
     gamma: HashMap<String, Vec<usize>>,
     /// TrafficSplits: root service FQDN → index.
@@ -108,6 +110,7 @@ impl Generation {
         }
         Self {
             number,
+            delegated: delegation::expand(&mesh.resources),
             gamma: gamma::index(&mesh.resources),
             splits: split::index(&mesh.resources),
             mesh,
@@ -212,7 +215,7 @@ impl Generation {
         let r = &self.mesh.resources[idx];
         match &r.spec {
             Spec::VirtualService(vs) => Some(Scoped {
-                vs,
+                vs: self.delegated.get(&idx).unwrap_or(vs),
                 namespace: r.namespace(),
             }),
             _ => None,

@@ -9,6 +9,7 @@
 
 mod circuit;
 mod clusters;
+pub(super) mod delegation;
 mod dirty;
 mod gamma;
 mod gateway;

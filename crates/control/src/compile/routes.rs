@@ -112,7 +112,8 @@ pub fn http_routes(
 }
 
 /// Whether the proxy can carry `rule` out: it routes, redirects or
-/// answers. Delegation is not implemented yet (loading warns).
+/// answers. (A `delegate` rule was replaced by its delegate's rules
+/// before this: `delegation.rs`; one whose delegate is missing is not.)
 pub(super) fn carried_out(rule: &VsRule) -> bool {
     !rule.route.is_empty() || answers_itself(rule)
 }

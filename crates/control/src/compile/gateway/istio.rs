@@ -46,6 +46,7 @@ pub(super) fn contribute(
     ports: &mut BTreeMap<u16, PortPlan>,
     clusters: &mut Vec<ClusterRef>,
 ) {
+    let delegated = crate::compile::delegation::expand(&mesh.resources);
     for r in mesh.resources.iter() {
         let Spec::Gateway(gw) = &r.spec else {
             continue;
@@ -74,10 +75,11 @@ pub(super) fn contribute(
                 port,
                 caller,
             };
-            for vs_r in mesh.resources.iter() {
+            for (i, vs_r) in mesh.resources.iter().enumerate() {
                 let Spec::VirtualService(vs) = &vs_r.spec else {
                     continue;
                 };
+                let vs = delegated.get(&i).unwrap_or(vs);
                 bind(&gateway, server, vs_r, vs, mesh, plan, clusters);
             }
         }

@@ -570,6 +570,7 @@ spec:
     assert_eq!(page, ["default/namespace-wide", "istio-system/mesh-wide"]);
 }
 
+mod delegation;
 mod gamma;
 mod gateway;
 mod lb;
