@@ -47,6 +47,8 @@ pub(super) const HTTP_ROUTE: &[&str] = &[
     "spec.rules[].filters[].responseHeaderModifier",
     "spec.rules[].filters[].requestRedirect",
     "spec.rules[].filters[].urlRewrite",
+    "spec.rules[].filters[].requestMirror",
+    "spec.rules[].filters[].cors",
     "spec.rules[].backendRefs[].filters[].type",
     "spec.rules[].backendRefs[].filters[].requestHeaderModifier",
     "spec.rules[].backendRefs[].filters[].responseHeaderModifier",

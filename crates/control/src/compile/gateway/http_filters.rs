@@ -14,10 +14,12 @@ use weft_api::kinds::gateway_api::HttpRouteMatch;
 use weft_api::kinds::gateway_api::PathMatchType;
 use weft_api::kinds::gateway_api::common::HttpHeaderFilter;
 use weft_api::kinds::gateway_api::http_route::{
-    HttpPathModifier, HttpPathModifierType, HttpRouteFilter, HttpRouteRetry, RedirectScheme,
+    HttpCorsFilter, HttpPathModifier, HttpPathModifierType, HttpRouteFilter, HttpRouteRetry,
+    RedirectScheme,
 };
 use weft_proto::config::{
-    HeaderEdits, HeaderOps, Redirect, RedirectPort, RegexRewrite, RetryOn, RetryPolicy, Rewrite,
+    Cors, HeaderEdits, HeaderOps, Redirect, RedirectPort, RegexRewrite, RetryOn, RetryPolicy,
+    Rewrite, StringMatch,
 };
 
 /// What a rule's filters ask for one of its matches.
@@ -117,6 +119,35 @@ pub(super) fn retries(r: &HttpRouteRetry) -> Option<RetryPolicy> {
             .filter(|b| !b.is_zero())
             .unwrap_or(std::time::Duration::from_millis(25)),
     })
+}
+
+/// A `CORS` filter (GEP-1767) as the proxy's CORS policy: an origin with
+/// `*` in its host matches any characters there; `*` alone, any origin;
+/// `maxAge` defaults to 5 seconds.
+pub(super) fn cors(c: &HttpCorsFilter) -> Cors {
+    let allow_origins = c
+        .allow_origins
+        .iter()
+        .map(|o| {
+            if o == "*" || !o.contains('*') {
+                StringMatch::Exact(o.clone())
+            } else {
+                let parts: Vec<String> = o.split('*').map(regex::escape).collect();
+                StringMatch::Regex(parts.join(".*"))
+            }
+        })
+        .collect();
+    Cors {
+        allow_origins,
+        allow_methods: c.allow_methods.clone(),
+        allow_headers: c.allow_headers.clone(),
+        expose_headers: c.expose_headers.clone(),
+        max_age: Some(std::time::Duration::from_secs(
+            u64::try_from(c.max_age.unwrap_or(5)).unwrap_or(5),
+        )),
+        allow_credentials: c.allow_credentials.unwrap_or(false),
+        forward_unmatched_preflights: true,
+    }
 }
 
 /// A backendRef's own header filters.

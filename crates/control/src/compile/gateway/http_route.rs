@@ -13,13 +13,13 @@
 use std::cmp::Reverse;
 
 use weft_api::host;
-use weft_api::kinds::gateway_api::common::GATEWAY_GROUP;
-use weft_api::kinds::gateway_api::http_route::HttpMethod;
+use weft_api::kinds::gateway_api::common::{BackendObjectReference, GATEWAY_GROUP};
+use weft_api::kinds::gateway_api::http_route::{HttpMethod, HttpRouteFilter};
 use weft_api::kinds::gateway_api::{
     HeaderMatchType, HttpBackendRef, HttpRoute as KubeRoute, HttpRouteMatch, PathMatchType,
 };
 use weft_proto::config::{
-    Backend, HeaderMatch, HttpRoute, PathMatch, QueryMatch, RouteMatch, StringMatch,
+    Backend, HeaderMatch, HttpRoute, Mirror, PathMatch, QueryMatch, RouteMatch, StringMatch,
 };
 
 use super::{http_filters, port_number, use_cluster};
@@ -59,6 +59,12 @@ pub(in crate::compile) fn entries(
     let mut out = Vec::new();
     for (i, rule) in route.rules.iter().enumerate() {
         let backends = backends(namespace, &rule.backend_refs, default_port, clusters);
+        let mirrors = mirrors(namespace, &rule.filters, default_port, clusters);
+        let cors = rule
+            .filters
+            .iter()
+            .find_map(|f| f.cors.as_ref())
+            .map(http_filters::cors);
         // A redirect answers itself; a rule that forwards nowhere else
         // (only weight 0) is left out: its requests find no route (404)
         // instead of 500.
@@ -114,6 +120,8 @@ pub(in crate::compile) fn entries(
                     },
                     timeout,
                     retries: retries.clone(),
+                    mirrors: mirrors.clone(),
+                    cors: cors.clone(),
                     redirect: actions.redirect,
                     rewrite: actions.rewrite,
                     headers: actions.headers,
@@ -225,24 +233,75 @@ fn backends(
 ) -> Vec<Backend> {
     refs.iter()
         .filter(|b| b.weight() > 0)
-        .filter(|b| b.namespace.as_deref().is_none_or(|ns| ns == namespace))
         .filter_map(|b| {
-            let group = b.group.as_deref().unwrap_or("");
-            let kind = b.kind.as_deref().unwrap_or("Service");
-            let fqdn = match (group, kind) {
-                ("", "Service") => host::service_fqdn(&b.name, namespace),
-                ("networking.istio.io", "Hostname") => b.name.clone(),
-                _ => return None,
-            };
-            let cref = ClusterRef {
-                fqdn,
-                port: b.port.and_then(port_number).or(default_port)?,
-                subset: None,
+            let reference = BackendObjectReference {
+                group: b.group.clone(),
+                kind: b.kind.clone(),
+                name: b.name.clone(),
+                namespace: b.namespace.clone(),
+                port: b.port,
             };
             Some(Backend {
-                cluster: use_cluster(cref, clusters),
+                cluster: backend_cluster(namespace, &reference, default_port, clusters)?,
                 weight: u32::try_from(b.weight()).unwrap_or(1),
                 headers: http_filters::header_ops(&b.filters),
+            })
+        })
+        .collect()
+}
+
+/// The cluster a backend reference names: a Service in the route's
+/// namespace (others need a ReferenceGrant, which weft does not read),
+/// or an Istio `Hostname`; with the reference's port or `default_port`.
+fn backend_cluster(
+    namespace: &str,
+    b: &BackendObjectReference,
+    default_port: Option<u16>,
+    clusters: &mut Vec<ClusterRef>,
+) -> Option<String> {
+    if b.namespace.as_deref().is_some_and(|ns| ns != namespace) {
+        return None;
+    }
+    let fqdn = match (
+        b.group.as_deref().unwrap_or(""),
+        b.kind.as_deref().unwrap_or("Service"),
+    ) {
+        ("", "Service") => host::service_fqdn(&b.name, namespace),
+        ("networking.istio.io", "Hostname") => b.name.clone(),
+        _ => return None,
+    };
+    let cref = ClusterRef {
+        fqdn,
+        port: b.port.and_then(port_number).or(default_port)?,
+        subset: None,
+    };
+    Some(use_cluster(cref, clusters))
+}
+
+/// A rule's `RequestMirror` filters: each a copy of the requests to its
+/// backend, `percent` of them or `fraction` (numerator / denominator,
+/// 100 by default), all when neither is set.
+fn mirrors(
+    namespace: &str,
+    filters: &[HttpRouteFilter],
+    default_port: Option<u16>,
+    clusters: &mut Vec<ClusterRef>,
+) -> Vec<Mirror> {
+    filters
+        .iter()
+        .filter_map(|f| f.request_mirror.as_ref())
+        .filter_map(|m| {
+            let percent = match (m.percent, &m.fraction) {
+                (Some(p), _) => f64::from(p),
+                (None, Some(f)) => {
+                    let d = f.denominator.unwrap_or(100).max(1);
+                    f64::from(f.numerator) * 100.0 / f64::from(d)
+                }
+                (None, None) => 100.0,
+            };
+            Some(Mirror {
+                cluster: backend_cluster(namespace, &m.backend_ref, default_port, clusters)?,
+                percent: percent.clamp(0.0, 100.0),
             })
         })
         .collect()

@@ -462,3 +462,51 @@ fn a_route_with_no_rule_to_carry_out_still_replaces_the_service() {
     assert!(r.matches.is_empty() && r.backends.is_empty(), "{r:?}");
     assert_eq!(r.direct_response.as_ref().map(|d| d.status), Some(404));
 }
+
+#[test]
+fn request_mirror_and_cors_filters_become_the_routes_mirrors_and_cors() {
+    let yaml = format!(
+        "{SERVICES}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{ name: mirrored }}
+spec:
+  parentRefs: [{REVIEWS_PARENT}]
+  rules:
+  - backendRefs: [{{ name: reviews-v1, port: 9080 }}]
+    filters:
+    - type: RequestMirror
+      requestMirror: {{ backendRef: {{ name: reviews-v2, port: 9080 }}, percent: 30 }}
+    - type: RequestMirror
+      requestMirror: {{ backendRef: {{ name: reviews-v2, port: 9080 }}, fraction: {{ numerator: 1, denominator: 4 }} }}
+    - type: CORS
+      cors:
+        allowOrigins: ['https://*.shop.example', 'https://admin.example']
+        allowMethods: [GET]
+        allowCredentials: true
+"
+    );
+    let c = compiler(&yaml);
+    let svc = seen_from(&c, "default", REVIEWS);
+    let route = &svc.ports[0].routes[0];
+    let mirrors: Vec<(String, f64)> = route
+        .mirrors
+        .iter()
+        .map(|m| (m.cluster.clone(), m.percent))
+        .collect();
+    assert_eq!(
+        mirrors,
+        [(v("v2"), 30.0), (v("v2"), 25.0)],
+        "percent, or the fraction"
+    );
+    let cors = route.cors.as_ref().expect("cors");
+    assert_eq!(
+        cors.allow_origins,
+        [
+            StringMatch::Regex("https://.*\\.shop\\.example".into()),
+            StringMatch::Exact("https://admin.example".into()),
+        ]
+    );
+    assert_eq!(cors.max_age, Some(std::time::Duration::from_secs(5)));
+    assert!(cors.allow_credentials);
+}
