@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
+use http_body::Body as _;
 use hyper::body::Incoming;
 
 use super::{Outcome, Retry};
@@ -47,9 +48,17 @@ pub async fn send(
     ex: &mut Exchange,
 ) -> Tried {
     let (parts, body) = req.into_parts();
-    let (body, tee) = RequestBody::teed(body, ex.request_bytes());
-    // Only a request whose body can be kept pays for a copy of its head.
-    let template = tee.as_ref().map(|_| Template {
+    // A request without a body (most) needs no copy of one: a retry sends
+    // an empty body again.
+    let bodiless = body.is_end_stream();
+    let (body, tee) = if bodiless {
+        (RequestBody::new(body, ex.request_bytes()), None)
+    } else {
+        RequestBody::teed(body, ex.request_bytes())
+    };
+    // Only a request whose body can be sent again pays for a copy of its
+    // head.
+    let template = (bodiless || tee.is_some()).then(|| Template {
         method: parts.method.clone(),
         uri: parts.uri.clone(),
         version: parts.version,
@@ -83,9 +92,11 @@ pub async fn send(
             return done(result, endpoint, true);
         }
         // The body must have gone out whole, within the limit.
-        let replay = tee
-            .as_ref()
-            .and_then(|t| Tee::replay(t, ex.request_bytes()));
+        let replay = match &tee {
+            _ if bodiless => Some(RequestBody::new(ClientBody::Empty, ex.request_bytes())),
+            Some(t) => Tee::replay(t, ex.request_bytes()),
+            None => None,
+        };
         let (Some(body), Some(t)) = (replay, &template) else {
             return done(result, endpoint, false);
         };
