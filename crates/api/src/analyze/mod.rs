@@ -2,11 +2,13 @@
 //! them. Loading already reported what is wrong inside each resource; this
 //! reports what is wrong between them (a destination no service backs, a
 //! subset no DestinationRule defines, two VirtualServices claiming a host,
-//! a VirtualService and a TrafficSplit or mesh route routing one service).
+//! a VirtualService and a TrafficSplit or mesh route routing one service,
+//! a delegate that does not exist).
 //!
 //! Cost: one pass to index the set, then one pass per check; lookups are
 //! hash-map hits except wildcard ServiceEntry hosts, which are scanned.
 
+mod delegates;
 mod hosts;
 mod mesh_routes;
 mod ports;
@@ -43,6 +45,7 @@ pub fn analyze_with(set: &ResourceSet, running: &[Workload]) -> Vec<Finding> {
     index.index_labels();
     let mut out = Vec::new();
     hosts::check(&index, &mut out);
+    delegates::check(&index, &mut out);
     mesh_routes::check(&index, &mut out);
     selectors::check(&index, &mut out);
     ports::check(&index, &mut out);

@@ -201,3 +201,51 @@ spec:
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(out[0].starts_with("warning port-name extra.yaml:6: spec.ports[0].name: port name `3550` does not name a protocol"), "{out:?}");
 }
+
+#[test]
+fn delegates_that_do_not_exist_or_are_not_delegates_drop_their_rule() {
+    let got = analyzed(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: root }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ uri: { prefix: /a } }]
+    delegate: { name: team-a }
+  - match: [{ uri: { prefix: /b } }]
+    delegate: { name: nowhere }
+  - match: [{ uri: { prefix: /c } }]
+    delegate: { name: other-root }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: team-a }
+spec:
+  http: [{ route: [{ destination: { host: reviews, subset: v1 } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: other-root }
+spec:
+  hosts: [other.example.com]
+  http: [{ route: [{ destination: { host: reviews, subset: v1 } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: orphan }
+spec:
+  http: [{ route: [{ destination: { host: reviews, subset: v1 } }] }]
+",
+    );
+    let ours: Vec<&String> = got.iter().filter(|f| f.contains("delegate")).collect();
+    assert_eq!(
+        ours,
+        [
+            "warning delegate-not-found extra.yaml:10: spec.http[1].delegate: VirtualService default/nowhere does not exist; add it or fix the name and namespace: this rule is dropped until then",
+            "warning delegate-not-found extra.yaml:12: spec.http[2].delegate: VirtualService default/other-root has `hosts`, so it is not a delegate (delegates name no hosts); remove its hosts or point at a VirtualService without them: this rule is dropped until then",
+            "warning unused-delegate extra.yaml:30: spec: this VirtualService has no hosts, so it only routes as a delegate, and no root VirtualService names it in a `delegate`",
+        ],
+        "{got:#?}"
+    );
+}
