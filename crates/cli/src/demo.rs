@@ -48,7 +48,7 @@ const MESH_FILES: [(&str, &str); 4] = [
 ];
 
 /// Istio's routing samples, to `weft apply` while the demo runs.
-const TRY_FILES: [(&str, &str); 4] = [
+const TRY_FILES: [(&str, &str); 6] = [
     (
         "virtual-service-reviews-test-v2.yaml",
         include_str!("../../../samples/bookinfo-networking/virtual-service-reviews-test-v2.yaml"),
@@ -61,6 +61,18 @@ const TRY_FILES: [(&str, &str); 4] = [
         "virtual-service-ratings-test-abort.yaml",
         include_str!(
             "../../../samples/bookinfo-networking/virtual-service-ratings-test-abort.yaml"
+        ),
+    ),
+    (
+        "virtual-service-ratings-test-delay.yaml",
+        include_str!(
+            "../../../samples/bookinfo-networking/virtual-service-ratings-test-delay.yaml"
+        ),
+    ),
+    (
+        "virtual-service-reviews-v1-mirror-v2.yaml",
+        include_str!(
+            "../../../samples/bookinfo-networking/virtual-service-reviews-v1-mirror-v2.yaml"
         ),
     ),
     (
@@ -96,7 +108,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
 }
 
 fn write_files(dir: &Path) -> Result<(), Error> {
-    for (sub, set) in [("mesh", &MESH_FILES), ("try", &TRY_FILES)] {
+    for (sub, set) in [("mesh", &MESH_FILES[..]), ("try", &TRY_FILES[..])] {
         let d = dir.join(sub);
         std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
         for (name, text) in set {
