@@ -196,6 +196,11 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.subsets[].trafficPolicy.portLevelSettings[].outlierDetection.interval",
             "spec.subsets[].trafficPolicy.portLevelSettings[].outlierDetection.baseEjectionTime",
             "spec.subsets[].trafficPolicy.portLevelSettings[].outlierDetection.maxEjectionPercent",
+            // Locality load balancing (compile/locality.rs).
+            "spec.trafficPolicy.loadBalancer.localityLbSetting",
+            "spec.trafficPolicy.portLevelSettings[].loadBalancer.localityLbSetting",
+            "spec.subsets[].trafficPolicy.loadBalancer.localityLbSetting",
+            "spec.subsets[].trafficPolicy.portLevelSettings[].loadBalancer.localityLbSetting",
         ],
         Kind::ServiceEntry => &[
             "spec.hosts",
@@ -214,6 +219,7 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.ports",
             "spec.labels",
             "spec.serviceAccount",
+            "spec.locality",
         ],
         Kind::Sidecar => &["spec.workloadSelector", "spec.egress[].hosts"],
         Kind::Gateway => gateways::ISTIO_GATEWAY,

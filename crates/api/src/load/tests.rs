@@ -277,6 +277,39 @@ spec:
 }
 
 #[test]
+fn locality_load_balancing_draws_no_warning_at_any_level() {
+    let set = load(
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews }
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection: { consecutive5xxErrors: 3 }
+    loadBalancer: { localityLbSetting: { failover: [{ from: us-east, to: eu-west }] } }
+    portLevelSettings:
+    - port: { number: 9090 }
+      loadBalancer: { localityLbSetting: { distribute: [{ from: us-east/*, to: { us-east/*: 80, eu-west/*: 20 } }] } }
+  subsets:
+  - name: v1
+    labels: { version: v1 }
+    trafficPolicy:
+      outlierDetection: {}
+      loadBalancer: { localityLbSetting: { failoverPriority: [version], enabled: true } }
+      portLevelSettings:
+      - port: { number: 9090 }
+        loadBalancer: { localityLbSetting: { enabled: false } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: vm }
+spec: { address: 10.0.0.5, labels: { app: reviews }, locality: us-east/zone1 }
+",
+    );
+    assert_eq!(messages(&set), Vec::<String>::new());
+}
+
+#[test]
 fn authorization_policies_warn_about_what_is_not_enforced() {
     let set = load(
         "apiVersion: security.istio.io/v1

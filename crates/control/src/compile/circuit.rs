@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use weft_api::kinds::istio::{ConnectionPoolSettings, OutlierDetection, TrafficPolicy};
+use weft_api::kinds::istio::{
+    ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
+};
 use weft_proto::config::{self, Cluster};
 
 /// The parts of a traffic policy this module compiles.
@@ -14,6 +16,8 @@ use weft_proto::config::{self, Cluster};
 struct Parts<'a> {
     pool: Option<&'a ConnectionPoolSettings>,
     outlier: Option<&'a OutlierDetection>,
+    /// For locality load balancing (`compile/locality.rs`).
+    lb: Option<&'a LoadBalancerSettings>,
 }
 
 /// Sets `cluster`'s connect timeout, circuit breakers and outlier
@@ -34,6 +38,18 @@ pub(super) fn apply(
     cluster.outlier_detection = parts.outlier.map(|o| Box::new(outlier_detection(o)));
 }
 
+/// The merged `loadBalancer` for `port`, and whether outlier detection
+/// is on: what Istio's EDS builder (`getOutlierDetectionAndLoadBalancer
+/// Settings`) reads for locality load balancing.
+pub(super) fn load_balancer<'a>(
+    rule: Option<&'a TrafficPolicy>,
+    subset: Option<&'a TrafficPolicy>,
+    port: u16,
+) -> (Option<&'a LoadBalancerSettings>, bool) {
+    let parts = merged(rule, subset, port);
+    (parts.lb, parts.outlier.is_some())
+}
+
 fn merged<'a>(
     rule: Option<&'a TrafficPolicy>,
     subset: Option<&'a TrafficPolicy>,
@@ -48,6 +64,7 @@ fn merged<'a>(
     Parts {
         pool: own.pool.or(base.pool),
         outlier: own.outlier.or(base.outlier),
+        lb: own.lb.or(base.lb),
     }
 }
 
@@ -63,6 +80,7 @@ fn for_port(policy: &TrafficPolicy, port: u16) -> (Parts<'_>, bool) {
             Parts {
                 pool: p.connection_pool.as_ref(),
                 outlier: p.outlier_detection.as_ref(),
+                lb: p.load_balancer.as_ref(),
             },
             true,
         ),
@@ -70,6 +88,7 @@ fn for_port(policy: &TrafficPolicy, port: u16) -> (Parts<'_>, bool) {
             Parts {
                 pool: policy.connection_pool.as_ref(),
                 outlier: policy.outlier_detection.as_ref(),
+                lb: policy.load_balancer.as_ref(),
             },
             false,
         ),

@@ -17,7 +17,8 @@ use weft_proto::config::{
     Cluster, Endpoint, LbPolicy, UpstreamProtocol, UpstreamTls, UpstreamTlsMode, WorkloadMeta,
 };
 
-use super::routes::ClusterRef;
+use super::locality::{self, Origin};
+use super::routes::{Caller, ClusterRef};
 use crate::model::{Instance, Mesh, PortModel, Target};
 
 /// DestinationRules by the host they apply to.
@@ -67,10 +68,43 @@ impl<'a> RuleIndex<'a> {
     }
 }
 
+/// What of `caller` the cluster `cref` depends on: `Some` when its
+/// DestinationRule gives it locality load balancing (`compile/locality.rs`),
+/// and the cluster is compiled per origin; `None`: one cluster for all.
+pub fn origin(
+    cref: &ClusterRef,
+    mesh: &Mesh,
+    rules: &RuleIndex<'_>,
+    caller: &Caller,
+) -> Option<Origin> {
+    let svc = mesh.services.get(&cref.fqdn)?;
+    let dr = rules.for_host(&svc.fqdn, &svc.namespace)?;
+    locality_mode(dr, cref).map(|m| m.origin(caller))
+}
+
+/// The locality load balancing of `cref`'s cluster under `dr`, from the
+/// merged policy as Istio's EDS builder reads it.
+fn locality_mode<'a>(dr: &'a DestinationRule, cref: &ClusterRef) -> Option<locality::Mode<'a>> {
+    let subset = cref
+        .subset
+        .as_ref()
+        .and_then(|name| dr.subsets.iter().find(|s| &s.name == name))
+        .and_then(|s| s.traffic_policy.as_ref());
+    let (lb, outlier) =
+        super::circuit::load_balancer(dr.traffic_policy.as_ref(), subset, cref.port);
+    locality::Mode::of(lb, outlier)
+}
+
 /// The cluster `cref` names. A service, port or subset that does not exist
 /// gives a cluster with no endpoints, so its requests fail with 503 UH and
-/// say why, instead of the route vanishing.
-pub fn build(cref: &ClusterRef, mesh: &Mesh, rules: &RuleIndex<'_>) -> Cluster {
+/// say why, instead of the route vanishing. `origin`: the caller's, for a
+/// cluster with locality load balancing.
+pub fn build(
+    cref: &ClusterRef,
+    mesh: &Mesh,
+    rules: &RuleIndex<'_>,
+    origin: Option<&Origin>,
+) -> Cluster {
     let mut cluster = Cluster {
         name: cref.name(),
         service: Some(cref.fqdn.clone()),
@@ -100,6 +134,7 @@ pub fn build(cref: &ClusterRef, mesh: &Mesh, rules: &RuleIndex<'_>) -> Cluster {
     let empty = BTreeMap::new();
     let labels = subset.map_or(&empty, |s| &s.labels);
     let mut meshed = true;
+    let mut endpoints: Vec<(Endpoint, &Instance)> = Vec::new();
     for inst in mesh.instances_of(svc) {
         if !labels.iter().all(|(k, v)| inst.labels.get(k) == Some(v)) {
             continue;
@@ -110,18 +145,26 @@ pub fn build(cref: &ClusterRef, mesh: &Mesh, rules: &RuleIndex<'_>) -> Cluster {
         let address = inst.dial(app_port);
         // One address is one endpoint, even while a restarted proxy's old
         // registration is still in its grace period beside its new one.
-        if cluster.endpoints.iter().any(|e| e.address == address) {
+        if endpoints.iter().any(|(e, _)| e.address == address) {
             continue;
         }
         meshed &= inst.is_meshed(app_port);
-        cluster.endpoints.push(Endpoint {
+        let ep = Endpoint {
             address,
             weight: 1,
             workload: Some(meta(inst)),
             identity: mesh.identity(inst, app_port),
-        });
+            locality: inst.locality.clone(),
+            priority: 0,
+            locality_weight: None,
+        };
+        endpoints.push((ep, inst));
     }
-    cluster.endpoints.sort_by_key(|e| e.address);
+    endpoints.sort_by_key(|(e, _)| e.address);
+    if let (Some(origin), Some(mode)) = (origin, dr.and_then(|d| locality_mode(d, cref))) {
+        mode.apply(origin, &mut endpoints);
+    }
+    cluster.endpoints = endpoints.into_iter().map(|(e, _)| e).collect();
     // A subset's policy replaces the rule's (Istio), and a port's settings
     // within it replace the policy's for that port.
     let policy = subset

@@ -19,6 +19,7 @@ use weft_proto::resources::Typed;
 
 use super::clusters::{self, RuleIndex};
 use super::dirty::Dirty;
+use super::locality::Origin;
 use super::routes::{Caller, ClusterRef, Scoped};
 use super::scope::Scope;
 use super::service::{self, Routing};
@@ -45,6 +46,10 @@ struct ServiceKey {
 
 type CompiledService = (Arc<Encoded>, Arc<Vec<ClusterRef>>);
 
+/// A cluster's name, and the caller's origin for one compiled per caller
+/// locality (`compile/locality.rs`).
+type ClusterKey = (String, Option<Origin>);
+
 /// The compiled mesh at one generation.
 #[derive(Debug)]
 pub struct Generation {
@@ -60,7 +65,7 @@ pub struct Generation {
     gamma: HashMap<String, Vec<usize>>,
     /// TrafficSplits: root service FQDN → index.
     splits: HashMap<String, usize>,
-    clusters: Mutex<HashMap<String, Arc<Encoded>>>,
+    clusters: Mutex<HashMap<ClusterKey, Arc<Encoded>>>,
     services: Mutex<HashMap<ServiceKey, CompiledService>>,
     views: Mutex<HashMap<Caller, Arc<View>>>,
     /// The previous generation's caches, for reuse and deltas.
@@ -73,7 +78,7 @@ pub struct Generation {
 
 #[derive(Debug, Default)]
 struct Previous {
-    clusters: HashMap<String, Arc<Encoded>>,
+    clusters: HashMap<ClusterKey, Arc<Encoded>>,
     services: HashMap<ServiceKey, CompiledService>,
     views: HashMap<Caller, Arc<View>>,
 }
@@ -160,7 +165,7 @@ impl Generation {
             let (encoded, crefs) = self.service(svc, caller);
             put(&encoded.resource);
             for cref in crefs.iter() {
-                put(&self.cluster(cref, &rules).resource);
+                put(&self.cluster(cref, &rules, caller).resource);
             }
         }
         let mut gateway_clusters = Vec::new();
@@ -168,7 +173,7 @@ impl Generation {
             put(&Typed::GatewayServer(server).encode());
         }
         for cref in &gateway_clusters {
-            put(&self.cluster(cref, &rules).resource);
+            put(&self.cluster(cref, &rules, caller).resource);
         }
         for port in inbound::ports(&self.mesh, caller) {
             put(&Typed::Inbound(port).encode());
@@ -274,25 +279,25 @@ impl Generation {
         compiled
     }
 
-    fn cluster(&self, cref: &ClusterRef, rules: &RuleIndex<'_>) -> Arc<Encoded> {
-        let name = cref.name();
-        if let Some(hit) = self.clusters.lock().get(&name) {
+    fn cluster(&self, cref: &ClusterRef, rules: &RuleIndex<'_>, caller: &Caller) -> Arc<Encoded> {
+        let key = (
+            cref.name(),
+            clusters::origin(cref, &self.mesh, rules, caller),
+        );
+        if let Some(hit) = self.clusters.lock().get(&key) {
             return hit.clone();
         }
         if !self.dirty.contains(&cref.fqdn)
-            && let Some(prev) = self.prev.as_ref().and_then(|p| p.clusters.get(&name))
+            && let Some(prev) = self.prev.as_ref().and_then(|p| p.clusters.get(&key))
         {
-            self.clusters.lock().insert(name, prev.clone());
+            self.clusters.lock().insert(key, prev.clone());
             return prev.clone();
         }
         self.compiled
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let typed = Typed::Cluster(clusters::build(cref, &self.mesh, rules));
-        let encoded = self.reuse(
-            self.prev.as_ref().and_then(|p| p.clusters.get(&name)),
-            typed,
-        );
-        self.clusters.lock().insert(name, encoded.clone());
+        let typed = Typed::Cluster(clusters::build(cref, &self.mesh, rules, key.1.as_ref()));
+        let encoded = self.reuse(self.prev.as_ref().and_then(|p| p.clusters.get(&key)), typed);
+        self.clusters.lock().insert(key, encoded.clone());
         encoded
     }
 

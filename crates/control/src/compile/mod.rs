@@ -16,6 +16,7 @@ mod gateway;
 mod generation;
 mod hashing;
 mod inbound;
+mod locality;
 mod persist;
 mod policies;
 mod route_actions;

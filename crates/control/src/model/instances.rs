@@ -24,6 +24,8 @@ pub struct Instance {
     /// Port name → port, as a WorkloadEntry writes them: a service port
     /// whose name is here is sent to this port instead of its target.
     pub named_ports: BTreeMap<String, u16>,
+    /// Where it runs, `region/zone/subzone` ([`locality_of`]).
+    pub locality: Option<String>,
 }
 
 /// How peers reach an instance's app ports.
@@ -50,6 +52,43 @@ pub(super) fn collect(resources: &[Arc<Resource>], proxies: &[Node]) -> Vec<Inst
         }
     }
     out
+}
+
+/// Istio's label for a workload's whole locality; `.` stands for `/`,
+/// which label values cannot hold.
+pub const LOCALITY_LABEL: &str = "istio-locality";
+
+/// The Kubernetes topology labels Istio reads a locality from.
+pub const TOPOLOGY_LABELS: [&str; 3] = [
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "topology.istio.io/subzone",
+];
+
+/// A workload's locality from its labels, as Istio derives a pod's:
+/// `istio-locality` (`us-east.zone1` is `us-east/zone1`), else the region
+/// and zone topology labels plus `topology.istio.io/subzone`. `None`
+/// without any.
+pub fn locality_of<'a>(label: impl Fn(&str) -> Option<&'a String>) -> Option<String> {
+    let get = |k: &str| label(k).map(String::as_str).filter(|v| !v.is_empty());
+    if let Some(l) = get(LOCALITY_LABEL) {
+        return Some(if l.contains('/') {
+            l.to_string()
+        } else {
+            l.replace('.', "/")
+        });
+    }
+    let [region, zone, subzone] = TOPOLOGY_LABELS.map(get);
+    region?;
+    let parts = [region, zone, subzone].map(Option::unwrap_or_default);
+    let n = if subzone.is_some() {
+        3
+    } else if zone.is_some() {
+        2
+    } else {
+        1
+    };
+    Some(parts[..n].join("/"))
 }
 
 // === impl Instance ===
@@ -86,6 +125,7 @@ impl Instance {
                 .then(|| node.service_account.clone()),
             reach,
             named_ports: BTreeMap::new(),
+            locality: locality_of(|k| node.labels.get(k)),
         })
     }
 
@@ -105,6 +145,12 @@ impl Instance {
                 .iter()
                 .filter_map(|(name, p)| Some((name.clone(), u16::try_from(*p).ok()?)))
                 .collect(),
+            // Istio: a WorkloadEntry's `locality` field, else its labels.
+            locality: we
+                .locality
+                .clone()
+                .filter(|l| !l.is_empty())
+                .or_else(|| locality_of(|k| we.labels.get(k))),
         })
     }
 

@@ -18,7 +18,7 @@ use weft_api::Resource;
 use weft_api::protocol::Protocol;
 use weft_proto::discovery::Node;
 
-pub use instances::{Instance, Reach};
+pub use instances::{Instance, Reach, TOPOLOGY_LABELS, locality_of};
 pub use peer_auth::PeerAuthIndex;
 pub use vips::VipPool;
 

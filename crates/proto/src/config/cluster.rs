@@ -49,6 +49,27 @@ pub struct Endpoint {
     /// server must prove this identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+    /// Where the endpoint runs, `region/zone/subzone` (Istio locality).
+    /// Endpoints with the same locality and priority form one locality
+    /// group for `locality_weight`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    /// Failover rank, 0 best (Envoy `LocalityLbEndpoints.priority`): the
+    /// proxy sends to priority 0 while enough of it is available and
+    /// spills to the next as it fails. The control plane ranks endpoints
+    /// per calling proxy. All 0: no priorities.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: u32,
+    /// The weight of this endpoint's locality group (Envoy
+    /// `LocalityLbEndpoints.load_balancing_weight`): set, traffic within
+    /// a priority is first split over localities by it, then balanced
+    /// within one. Set on every endpoint of a cluster or on none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality_weight: Option<u32>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// How HTTP is spoken to a cluster's endpoints.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use super::{AppProtocol, ConfigError, Direction, Interception, ProxyConfig};
 use circuit::check_circuit;
-use lb::check_lb;
+use lb::{check_lb, check_locality};
 use route::check_route;
 
 // === impl ProxyConfig ===
@@ -114,6 +114,7 @@ impl ProxyConfig {
                 }
             }
             check_lb(&path, &c.lb, errs);
+            check_locality(&path, c, errs);
             self.check_cluster_tls(c, &path, errs);
             check_circuit(&path, c, errs);
         }

@@ -10,7 +10,7 @@ use super::{InboundTarget, ServicePort, ServiceTable, Snapshot};
 use crate::http::{RetryBudget, Route};
 use crate::telemetry::{PeerLabels, ServiceLabels};
 use crate::upstream::{
-    Balancer, Cluster, Endpoint, Limits, OutlierDetector, Transport, TransportBuilder,
+    Balancer, Cluster, Endpoint, Limits, OutlierDetector, Place, Transport, TransportBuilder,
 };
 
 /// The config cannot be applied; the running config stays in force.
@@ -196,13 +196,18 @@ fn build_cluster(
                     .with_policy(limits.clone(), outlier.clone()),
             )
         });
-        endpoints.push(ep);
+        let place = Place {
+            priority: e.priority,
+            locality: e.locality.clone(),
+            locality_weight: e.locality_weight,
+        };
+        endpoints.push((ep, place));
     }
     Ok(Cluster {
         name,
         protocol: c.protocol,
         connect_timeout: c.connect_timeout,
-        balancer: Balancer::new(c.lb.clone(), endpoints),
+        balancer: Balancer::with_places(c.lb.clone(), endpoints),
         limits,
         outlier,
     })

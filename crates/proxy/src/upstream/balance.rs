@@ -8,6 +8,7 @@ use weft_proto::config::{HashKey, LbPolicy};
 
 use super::Endpoint;
 use super::hash::Table;
+use super::priority::{Place, Priorities};
 
 /// A cluster's endpoints and the policy that chooses among them.
 #[derive(Debug)]
@@ -17,8 +18,12 @@ pub struct Balancer {
     total_weight: u64,
     next: AtomicUsize,
     /// The ring or Maglev table of a consistent-hash policy, built here
-    /// once per endpoint set; `None` for every other policy.
+    /// once per endpoint set; `None` for every other policy (and with
+    /// priorities, whose levels hold their own).
     table: Option<Table>,
+    /// Priority levels and locality groups; `None` (the common case): one
+    /// flat set of endpoints, at no extra cost per pick.
+    pub(super) priorities: Option<Priorities>,
 }
 
 // === impl Balancer ===
@@ -39,6 +44,33 @@ impl Balancer {
             total_weight,
             next: AtomicUsize::new(fastrand::usize(..usize::MAX / 2)),
             table,
+            priorities: None,
+        }
+    }
+
+    /// A balancer over endpoints the control plane placed in priority
+    /// levels and locality groups (`upstream::priority`). Endpoints all
+    /// at priority 0 without locality weights are one flat set, exactly
+    /// as [`Self::new`] makes it.
+    pub fn with_places(policy: LbPolicy, endpoints: Vec<(Arc<Endpoint>, Place)>) -> Self {
+        let placed = endpoints
+            .iter()
+            .any(|(_, p)| p.priority != 0 || p.locality_weight.is_some());
+        if !placed {
+            return Self::new(policy, endpoints.into_iter().map(|(e, _)| e).collect());
+        }
+        let hash = match &policy {
+            LbPolicy::ConsistentHash(ch) => Some(ch.table),
+            _ => None,
+        };
+        let (endpoints, priorities) = Priorities::build(endpoints, hash);
+        Self {
+            total_weight: endpoints.iter().map(|e| e.weight as u64).sum(),
+            policy,
+            endpoints,
+            next: AtomicUsize::new(fastrand::usize(..usize::MAX / 2)),
+            table: None,
+            priorities: Some(priorities),
         }
     }
 
@@ -62,75 +94,151 @@ impl Balancer {
     /// hashed header or cookie.
     ///
     /// Cost: O(1) expected (O(log n) on a ring); O(n) only when the picks
-    /// land on endpoints that are set aside.
+    /// land on endpoints that are set aside. With priorities, plus
+    /// O(levels + groups) to choose the level and locality.
     pub fn pick(&self, hash: Option<u64>) -> Option<&Arc<Endpoint>> {
         let now = Instant::now();
-        match self.endpoints.len() {
+        if let Some(p) = &self.priorities {
+            return self.pick_placed(p, hash, now);
+        }
+        self.pick_in(
+            &self.endpoints,
+            self.total_weight,
+            self.table.as_ref(),
+            hash,
+            now,
+        )
+    }
+
+    /// Envoy's priority then locality choice, then the policy within the
+    /// chosen locality. A hashing policy lets the hash choose the level
+    /// (as Envoy's `choosePriority(hash)`) and looks it up in the level's
+    /// table. Nothing available there: the next endpoints in priority
+    /// order.
+    fn pick_placed(
+        &self,
+        p: &Priorities,
+        hash: Option<u64>,
+        now: Instant,
+    ) -> Option<&Arc<Endpoint>> {
+        let hashing = matches!(self.policy, LbPolicy::ConsistentHash(_));
+        let h = match hash {
+            Some(h) if hashing => h,
+            _ => fastrand::u64(..),
+        };
+        // u64 % 100 < 100: the cast is lossless.
+        let level = p.level(&self.endpoints, (h % 100) as u32, now);
+        let found = if hashing {
+            let eps = &self.endpoints[level.range.clone()];
+            level
+                .table
+                .as_ref()
+                .and_then(|t| t.lookup(h, eps.len(), |i| eps[i].is_available(now)))
+                .map(|i| &eps[i])
+        } else {
+            let g = p.group(level);
+            self.pick_in(
+                &self.endpoints[g.range.clone()],
+                g.total_weight,
+                None,
+                None,
+                now,
+            )
+        };
+        found.or_else(|| first_available_from(&self.endpoints, level.range.start, now))
+    }
+
+    /// The policy over `eps` (all endpoints, or one locality group).
+    fn pick_in<'a>(
+        &self,
+        eps: &'a [Arc<Endpoint>],
+        total_weight: u64,
+        table: Option<&Table>,
+        hash: Option<u64>,
+        now: Instant,
+    ) -> Option<&'a Arc<Endpoint>> {
+        match eps.len() {
             0 => None,
-            1 => self.endpoints.first().filter(|e| e.is_available(now)),
+            1 => eps.first().filter(|e| e.is_available(now)),
             _ => match self.policy {
-                LbPolicy::P2cPeakEwma => self.p2c(now, |e| e.ewma_cost()),
+                LbPolicy::P2cPeakEwma => p2c(eps, now, |e| e.ewma_cost()),
                 LbPolicy::LeastRequest => {
-                    self.p2c(now, |e| (e.in_flight() as f64 + 1.0) / e.weight as f64)
+                    p2c(eps, now, |e| (e.in_flight() as f64 + 1.0) / e.weight as f64)
                 }
                 LbPolicy::RoundRobin => {
                     let start = self.next.fetch_add(1, Ordering::Relaxed);
-                    self.first_available_from(start, now)
+                    first_available_from(eps, start, now)
                 }
-                LbPolicy::Random => self.weighted_random(now),
+                LbPolicy::Random => weighted_random(eps, total_weight, now),
                 LbPolicy::ConsistentHash(_) => {
-                    self.by_hash(hash.unwrap_or_else(|| fastrand::u64(..)), now)
+                    by_hash(eps, table, hash.unwrap_or_else(|| fastrand::u64(..)), now)
                 }
             },
         }
     }
+}
 
-    /// The endpoint the table gives `hash`, past set-aside ones; should the
-    /// bounded walk find none, any available endpoint.
-    fn by_hash(&self, hash: u64, now: Instant) -> Option<&Arc<Endpoint>> {
-        let n = self.endpoints.len();
-        self.table
-            .as_ref()
-            .and_then(|t| t.lookup(hash, n, |i| self.endpoints[i].is_available(now)))
-            .map(|i| &self.endpoints[i])
-            .or_else(|| self.first_available_from((hash % n as u64) as usize, now))
+/// The endpoint the table gives `hash`, past set-aside ones; should the
+/// bounded walk find none, any available endpoint.
+fn by_hash<'a>(
+    eps: &'a [Arc<Endpoint>],
+    table: Option<&Table>,
+    hash: u64,
+    now: Instant,
+) -> Option<&'a Arc<Endpoint>> {
+    let n = eps.len();
+    table
+        .and_then(|t| t.lookup(hash, n, |i| eps[i].is_available(now)))
+        .map(|i| &eps[i])
+        .or_else(|| first_available_from(eps, (hash % n as u64) as usize, now))
+}
+
+/// Power of two choices: the cheaper of two distinct random endpoints.
+fn p2c(
+    eps: &[Arc<Endpoint>],
+    now: Instant,
+    cost: impl Fn(&Endpoint) -> f64,
+) -> Option<&Arc<Endpoint>> {
+    let n = eps.len();
+    let a = fastrand::usize(..n);
+    let b = (a + 1 + fastrand::usize(..n - 1)) % n;
+    let (ea, eb) = (&eps[a], &eps[b]);
+    match (ea.is_available(now), eb.is_available(now)) {
+        (true, true) => Some(if cost(eb) < cost(ea) { eb } else { ea }),
+        (true, false) => Some(ea),
+        (false, true) => Some(eb),
+        (false, false) => first_available_from(eps, a, now),
     }
+}
 
-    /// Power of two choices: the cheaper of two distinct random endpoints.
-    fn p2c(&self, now: Instant, cost: impl Fn(&Endpoint) -> f64) -> Option<&Arc<Endpoint>> {
-        let n = self.endpoints.len();
-        let a = fastrand::usize(..n);
-        let b = (a + 1 + fastrand::usize(..n - 1)) % n;
-        let (ea, eb) = (&self.endpoints[a], &self.endpoints[b]);
-        match (ea.is_available(now), eb.is_available(now)) {
-            (true, true) => Some(if cost(eb) < cost(ea) { eb } else { ea }),
-            (true, false) => Some(ea),
-            (false, true) => Some(eb),
-            (false, false) => self.first_available_from(a, now),
+fn weighted_random(
+    eps: &[Arc<Endpoint>],
+    total_weight: u64,
+    now: Instant,
+) -> Option<&Arc<Endpoint>> {
+    let mut r = fastrand::u64(..total_weight.max(1));
+    for (i, e) in eps.iter().enumerate() {
+        if r < e.weight as u64 {
+            return if e.is_available(now) {
+                Some(e)
+            } else {
+                first_available_from(eps, i, now)
+            };
         }
+        r -= e.weight as u64;
     }
+    first_available_from(eps, 0, now)
+}
 
-    fn weighted_random(&self, now: Instant) -> Option<&Arc<Endpoint>> {
-        let mut r = fastrand::u64(..self.total_weight.max(1));
-        for (i, e) in self.endpoints.iter().enumerate() {
-            if r < e.weight as u64 {
-                return if e.is_available(now) {
-                    Some(e)
-                } else {
-                    self.first_available_from(i, now)
-                };
-            }
-            r -= e.weight as u64;
-        }
-        self.first_available_from(0, now)
-    }
-
-    fn first_available_from(&self, start: usize, now: Instant) -> Option<&Arc<Endpoint>> {
-        let n = self.endpoints.len();
-        (0..n)
-            .map(|i| &self.endpoints[(start + i) % n])
-            .find(|e| e.is_available(now))
-    }
+fn first_available_from(
+    eps: &[Arc<Endpoint>],
+    start: usize,
+    now: Instant,
+) -> Option<&Arc<Endpoint>> {
+    let n = eps.len();
+    (0..n)
+        .map(|i| &eps[(start + i) % n])
+        .find(|e| e.is_available(now))
 }
 
 #[cfg(test)]

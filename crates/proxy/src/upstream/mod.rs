@@ -9,6 +9,7 @@ mod hash;
 mod limits;
 mod outlier;
 mod pool;
+mod priority;
 mod transport;
 
 pub use balance::Balancer;
@@ -17,6 +18,7 @@ pub use endpoint::{Endpoint, InFlight};
 pub use limits::{Limits, Slot};
 pub use outlier::{Outcome, OutlierDetector};
 pub use pool::HttpVersion;
+pub use priority::Place;
 pub use transport::{Carries, Conn, Tls, TlsKey, Transport, TransportBuilder};
 
 use std::sync::Arc;

@@ -15,6 +15,7 @@ mod hash_lb;
 mod http1;
 mod http2;
 mod inbound;
+mod locality;
 mod mirror;
 mod origination;
 mod outlier;

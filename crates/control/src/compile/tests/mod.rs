@@ -574,5 +574,6 @@ mod delegation;
 mod gamma;
 mod gateway;
 mod lb;
+mod locality;
 mod mtls;
 mod split;

@@ -3,7 +3,7 @@
 //! refuse.
 
 use super::route::http_header_name_invalid;
-use crate::config::{ConfigError, HashKey, HashTable, LbPolicy};
+use crate::config::{Cluster, ConfigError, HashKey, HashTable, LbPolicy};
 
 /// Envoy's upper bound for `minimum_ring_size` (and its default
 /// `maximum_ring_size`): 8M points.
@@ -79,6 +79,39 @@ pub(in crate::config) fn check_lb(path: &str, lb: &LbPolicy, errs: &mut Vec<Conf
             ));
         }
         _ => {}
+    }
+}
+
+/// Endpoint localities and locality weights: `region/zone/subzone`
+/// without empty parts, and locality weights on every endpoint or none
+/// (Envoy weighs whole localities, so a cluster cannot mix the two).
+pub(in crate::config) fn check_locality(path: &str, c: &Cluster, errs: &mut Vec<ConfigError>) {
+    let weighted = c
+        .endpoints
+        .iter()
+        .filter(|e| e.locality_weight.is_some())
+        .count();
+    for (j, ep) in c.endpoints.iter().enumerate() {
+        let at = format!("{path}.endpoints[{j}]");
+        if let Some(loc) = &ep.locality
+            && (loc.split('/').count() > 3 || loc.split('/').any(str::is_empty))
+        {
+            errs.push(ConfigError::new(
+                format!("{at}.locality"),
+                format!("{loc:?} is not a locality; write it like us-east/us-east-1a or us-east/us-east-1a/rack4"),
+            ));
+        }
+        match ep.locality_weight {
+            Some(0) => errs.push(ConfigError::new(
+                format!("{at}.locality_weight"),
+                "must be at least 1; remove the endpoint to stop sending its locality traffic",
+            )),
+            None if weighted > 0 => errs.push(ConfigError::new(
+                format!("{at}.locality_weight"),
+                "is missing while other endpoints of the cluster have one; set it on every endpoint or on none",
+            )),
+            _ => {}
+        }
     }
 }
 
@@ -222,6 +255,50 @@ mod tests {
             assert!(e.contains(field) && e.contains(why), "{lb}: {e}");
         }
         assert!(error("{consistent_hash: {kye: source_ip}}").contains("kye"));
+    }
+
+    #[test]
+    fn locality_fields_read_and_bad_ones_name_the_field() {
+        let yaml =
+            |eps: &str| format!("listeners: []\nclusters:\n  - name: c\n    endpoints:\n{eps}");
+        let cfg = ProxyConfig::from_yaml(
+            "proxy.yaml",
+            &yaml("      - {address: 127.0.0.1:1, locality: us/a/r1, priority: 1, locality_weight: 30}\n      - {address: 127.0.0.1:2, locality_weight: 70}\n"),
+        )
+        .unwrap();
+        let ep = &cfg.clusters[0].endpoints[0];
+        assert_eq!(
+            (ep.locality.as_deref(), ep.priority, ep.locality_weight),
+            (Some("us/a/r1"), 1, Some(30))
+        );
+        // Unset fields stay out of the serialized config.
+        let json = serde_json::to_string(&cfg.clusters[0].endpoints[1]).unwrap();
+        assert!(
+            !json.contains("priority") && !json.contains("locality\""),
+            "{json}"
+        );
+        for (eps, field, why) in [
+            (
+                "      - {address: 127.0.0.1:1, locality: us//a}\n",
+                "clusters[0].endpoints[0].locality",
+                "is not a locality",
+            ),
+            (
+                "      - {address: 127.0.0.1:1, locality_weight: 0}\n",
+                "clusters[0].endpoints[0].locality_weight",
+                "at least 1",
+            ),
+            (
+                "      - {address: 127.0.0.1:1, locality_weight: 5}\n      - {address: 127.0.0.1:2}\n",
+                "clusters[0].endpoints[1].locality_weight",
+                "on every endpoint or on none",
+            ),
+        ] {
+            let e = ProxyConfig::from_yaml("proxy.yaml", &yaml(eps))
+                .map(|_| String::new())
+                .unwrap_or_else(|e| e.to_string());
+            assert!(e.contains(field) && e.contains(why), "{eps}: {e}");
+        }
     }
 
     #[test]
