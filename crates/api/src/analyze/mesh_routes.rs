@@ -4,8 +4,9 @@
 //! (Istio turns mesh HTTPRoutes into VirtualServices and then picks one
 //! per host by creation time, IST0109; Linkerd follows a ServiceProfile,
 //! which its TrafficSplits become, over HTTPRoutes). weft follows the
-//! VirtualService, then the TrafficSplit, then the routes
-//! (docs/traffic.md): analysis says which one is ignored.
+//! VirtualService, then a ServiceProfile (with the TrafficSplit as its
+//! backends), then the TrafficSplit, then the routes (docs/traffic.md):
+//! analysis says which one is ignored.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,7 @@ use crate::resource::Resource;
 struct Claims<'a> {
     virtual_service: Option<&'a Resource>,
     split: Option<&'a Resource>,
+    profile: Option<&'a Resource>,
 }
 
 pub(super) fn check(index: &Index<'_>, out: &mut Vec<Finding>) {
@@ -50,8 +52,20 @@ pub(super) fn check(index: &Index<'_>, out: &mut Vec<Finding>) {
             _ => {}
         }
     }
-    // Routes after every VirtualService and split is known: they lose to
-    // both whatever the load order.
+    // ServiceProfiles (named by their service's FQDN) after every
+    // VirtualService is known; a split they take along.
+    for r in index.resources {
+        if let Spec::ServiceProfile(_) = &r.spec {
+            let c = claims.entry(r.name().to_string()).or_default();
+            if let Some(vs) = c.virtual_service {
+                out.push(ignored(r, "metadata.name", r.name(), vs, "VirtualService"));
+            } else {
+                c.profile.get_or_insert(r);
+            }
+        }
+    }
+    // Routes after every VirtualService, profile and split is known: they
+    // lose to all whatever the load order.
     for r in index.resources {
         let parents: &[ParentReference] = match &r.spec {
             Spec::HttpRoute(h) => &h.parent_refs,
@@ -71,6 +85,8 @@ pub(super) fn check(index: &Index<'_>, out: &mut Vec<Finding>) {
             let path = format!("spec.parentRefs[{i}]");
             if let Some(vs) = c.virtual_service {
                 out.push(ignored(r, &path, &fq, vs, "VirtualService"));
+            } else if let Some(sp) = c.profile {
+                out.push(ignored(r, &path, &fq, sp, "ServiceProfile"));
             } else if let Some(split) = c.split {
                 out.push(ignored(r, &path, &fq, split, "TrafficSplit"));
             }

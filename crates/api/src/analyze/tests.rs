@@ -249,3 +249,33 @@ spec:
         "{got:#?}"
     );
 }
+
+#[test]
+fn a_service_profile_wins_over_mesh_routes_and_loses_to_a_virtual_service() {
+    let route = "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  parentRefs: [{ group: '', kind: Service, name: reviews }]
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+";
+    let profile = "---
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: { name: reviews.default.svc.cluster.local }
+spec: { routes: [{ name: all, condition: { pathRegex: '.*' } }] }
+";
+    let out = analyzed(&format!("{route}{profile}"));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].contains("weft follows the ServiceProfile and ignores this HTTPRoute"),
+        "{out:?}"
+    );
+    let vs = vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: { host: reviews }\n");
+    let out = analyzed(&format!("{vs}{profile}"));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].contains("weft follows the VirtualService and ignores this ServiceProfile"),
+        "{out:?}"
+    );
+}

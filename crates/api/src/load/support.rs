@@ -228,6 +228,7 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
         Kind::GrpcRoute => mesh::GRPC_ROUTE,
         Kind::TcpRoute => mesh::TCP_ROUTE,
         Kind::TrafficSplit => mesh::TRAFFIC_SPLIT,
+        Kind::ServiceProfile => mesh::SERVICE_PROFILE,
         Kind::PeerAuthentication => &["spec.selector", "spec.mtls.mode", "spec.portLevelMtls"],
         Kind::AuthorizationPolicy => &[
             "spec.selector",

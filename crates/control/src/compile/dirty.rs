@@ -11,6 +11,7 @@
 //! | Service, ServiceEntry | itself (each host); and the services whose VirtualService or TrafficSplit routes to it (a destination's port can depend on its service's ports) |
 //! | VirtualService | the services it claims (a delegate: everything) |
 //! | TrafficSplit | its root service |
+//! | ServiceProfile | the service it is named after (its FQDN) |
 //! | HTTPRoute, GRPCRoute, TCPRoute with a Service parent | those Services (the routes' backends are clusters, compiled as any) |
 //! | DestinationRule | the service of its host |
 //! | WorkloadEntry, a proxy registering or leaving | the services selecting it |
@@ -88,6 +89,7 @@ impl Dirty {
                 Spec::VirtualService(vs) => vs.hosts.iter().all(|h| add(host::fqdn(h, ns))),
                 Spec::DestinationRule(dr) => add(host::fqdn(&dr.host, ns)),
                 Spec::TrafficSplit(ts) => add(host::service_fqdn(&ts.service, ns)),
+                Spec::ServiceProfile(_) => add(r.name().to_string()),
                 Spec::HttpRoute(_) | Spec::GrpcRoute(_) | Spec::TcpRoute(_) => {
                     for fq in super::gamma::index(std::slice::from_ref(r)).into_keys() {
                         add(fq);

@@ -23,7 +23,7 @@ use super::locality::Origin;
 use super::routes::{Caller, ClusterRef, Scoped};
 use super::scope::Scope;
 use super::service::{self, Routing};
-use super::{delegation, gamma, split};
+use super::{delegation, gamma, profile, split};
 use super::{gateway, inbound, policies};
 use crate::model::{Mesh, ServiceModel};
 use crate::views::{Delta, View};
@@ -65,6 +65,8 @@ pub struct Generation {
     gamma: HashMap<String, Vec<usize>>,
     /// TrafficSplits: root service FQDN → index.
     splits: HashMap<String, usize>,
+    /// ServiceProfiles: (namespace, name) → index.
+    profiles: HashMap<(String, String), usize>,
     clusters: Mutex<HashMap<ClusterKey, Arc<Encoded>>>,
     services: Mutex<HashMap<ServiceKey, CompiledService>>,
     views: Mutex<HashMap<Caller, Arc<View>>>,
@@ -118,6 +120,7 @@ impl Generation {
             delegated: delegation::expand(&mesh.resources),
             gamma: gamma::index(&mesh.resources),
             splits: split::index(&mesh.resources),
+            profiles: profile::index(&mesh.resources),
             mesh,
             vs_exact,
             vs_wildcard,
@@ -228,16 +231,22 @@ impl Generation {
     }
 
     /// What routes `svc` for `caller`: its VirtualService, else its
-    /// TrafficSplit, else the mesh routes attached to it.
+    /// ServiceProfile, else its TrafficSplit, else the mesh routes
+    /// attached to it.
     fn routing(&self, svc: &ServiceModel, caller: &Caller) -> Option<Routing<'_>> {
         if let Some(vs) = self.virtual_service(&svc.fqdn) {
             return Some(Routing::Virtual(vs));
         }
-        if let Some(s) = self
+        let split = self
             .splits
             .get(&svc.fqdn)
-            .and_then(|i| split::at(&self.mesh.resources, *i))
-        {
+            .and_then(|i| split::at(&self.mesh.resources, *i));
+        // Linkerd: a ServiceProfile wins over HTTPRoutes on its Service
+        // (linkerd.io HTTPRoute reference, 2.13+).
+        if let Some(p) = profile::for_caller(&self.mesh.resources, &self.profiles, svc, caller) {
+            return Some(Routing::Profile(p, split));
+        }
+        if let Some(s) = split {
             return Some(Routing::Split(s));
         }
         let found = self.gamma.get(&svc.fqdn)?;

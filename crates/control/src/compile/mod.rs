@@ -19,6 +19,7 @@ mod inbound;
 mod locality;
 mod persist;
 mod policies;
+mod profile;
 mod route_actions;
 pub mod routes;
 mod scope;

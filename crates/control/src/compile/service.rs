@@ -6,17 +6,21 @@ use weft_api::protocol::Protocol;
 use weft_proto::config::{AppProtocol, Backend, HttpRoute, RetryBudget, Service, ServicePort};
 
 use super::gamma::Attached;
+use super::profile::Profile;
 use super::route_actions::default_retries;
 use super::routes::{self, Caller, ClusterRef, Scoped};
 use super::split::Split;
 use crate::model::{Mesh, PortModel, ServiceModel};
 
 /// What routes a service's traffic, by precedence: a mesh-bound
-/// VirtualService, then a TrafficSplit, then Gateway API routes attached
-/// to the Service (docs/traffic.md, "Which routing applies").
+/// VirtualService, then a Linkerd ServiceProfile (with the service's
+/// TrafficSplit, if any, as its backends), then a TrafficSplit, then
+/// Gateway API routes attached to the Service (docs/traffic.md, "Which
+/// routing applies").
 #[derive(Debug, Clone)]
 pub enum Routing<'a> {
     Virtual(Scoped<'a>),
+    Profile(Profile<'a>, Option<Split<'a>>),
     Split(Split<'a>),
     Gamma(Attached<'a>),
 }
@@ -48,6 +52,17 @@ pub fn build(
                     (vec![split.route(port, mesh, &mut clusters)], None)
                 }
                 Some(Routing::Gamma(att)) => gamma_port(att, svc, port, &mut clusters),
+                // Linkerd profiles describe HTTP routes; TCP goes on as
+                // without one.
+                Some(Routing::Profile(..)) if port.protocol == Protocol::Tcp => {
+                    unrouted_port(svc, port)
+                }
+                Some(Routing::Profile(p, split)) => {
+                    let routes = p.http_routes(svc, port, split.as_ref(), mesh, &mut clusters);
+                    let tcp = (port.protocol == Protocol::Unknown)
+                        .then(|| ClusterRef::default_for(svc, port.port));
+                    (routes, tcp)
+                }
             };
             if let Some(c) = &cluster
                 && !clusters.contains(c)
@@ -60,7 +75,10 @@ pub fn build(
                 protocol,
                 routes,
                 cluster: cluster.map(|c| c.name()),
-                retry_budget: RetryBudget::default(),
+                retry_budget: match routing {
+                    Some(Routing::Profile(p, _)) => p.retry_budget(),
+                    _ => RetryBudget::default(),
+                },
             }
         })
         .collect();

@@ -13,6 +13,7 @@ mod load;
 mod locate;
 mod retry;
 mod route_actions;
+mod route_metrics;
 mod service;
 mod tls;
 mod validate;
@@ -40,6 +41,7 @@ pub use route_actions::{
     AbortStatus, Cors, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps,
     Mirror, Redirect, RedirectPort, RegexRewrite, ResponseBody, Rewrite,
 };
+pub use route_metrics::{RouteMetrics, StatusRange};
 pub use service::{
     AppProtocol, Backend, HeaderMatch, HttpRoute, InboundPort, PathMatch, QueryMatch, RouteMatch,
     Service, ServicePort, StringMatch,

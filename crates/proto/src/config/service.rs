@@ -105,6 +105,10 @@ pub struct HttpRoute {
     /// Unset: the proxy does nothing about CORS (the app may).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Cors>,
+    /// Count the route's requests under a name of their own (Linkerd
+    /// ServiceProfile routes). Unset: no per-route metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<super::RouteMetrics>,
 }
 
 /// Conditions on a request; all present conditions must hold.

@@ -11,7 +11,7 @@ use http::HeaderMap;
 use crate::errors::{ResponseFlag, ResponseFlags};
 use crate::listen::ConnCtx;
 use crate::state::Snapshot;
-use crate::telemetry::{PeerLabels, Reporter, RequestLabels, ServiceLabels};
+use crate::telemetry::{MeteredRoute, PeerLabels, Reporter, RequestLabels, ServiceLabels};
 use crate::upstream::InFlight;
 
 #[derive(Debug)]
@@ -23,6 +23,9 @@ pub struct Exchange {
     pub(super) response_bytes: u64,
     complete: bool,
     in_flight: Option<InFlight>,
+    /// The route, when it counts its requests (Linkerd ServiceProfile
+    /// routes); `None` for the rest, which then record nothing more.
+    route: Option<Arc<MeteredRoute>>,
 }
 
 // === impl Exchange ===
@@ -57,6 +60,7 @@ impl Exchange {
             response_bytes: 0,
             complete: false,
             in_flight: None,
+            route: None,
         }
     }
 
@@ -66,6 +70,11 @@ impl Exchange {
 
     pub fn set_service(&mut self, service: Arc<ServiceLabels>) {
         self.labels.service = service;
+    }
+
+    /// Count this exchange under its route too.
+    pub fn set_route(&mut self, route: Arc<MeteredRoute>) {
+        self.route = Some(route);
     }
 
     /// The workload that served the request, as far as this side knows.
@@ -126,6 +135,14 @@ impl Drop for Exchange {
             self.request_bytes.load(Ordering::Relaxed),
             self.response_bytes,
         );
+        if let Some(route) = &self.route {
+            self.ctx.state.metrics.record_route(
+                route,
+                &self.labels.service.service,
+                self.labels.response_code,
+                self.start.elapsed(),
+            );
+        }
     }
 }
 

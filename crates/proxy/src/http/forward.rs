@@ -48,6 +48,9 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
         Err(e) => return respond::error(ex, grpc, e),
     };
     ex.set_service(decision.service.clone());
+    if let Some(m) = decision.metered.clone() {
+        ex.set_route(m);
+    }
     // Most routes have no actions: this is one `None` check for them.
     let mut actions = decision.actions;
     if let Some(a) = &mut actions {

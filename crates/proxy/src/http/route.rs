@@ -15,7 +15,7 @@ use super::retry::{Budget, Retry};
 use crate::errors::ProxyError;
 use crate::listen::ConnCtx;
 use crate::state::{ServicePort, Snapshot, passthrough};
-use crate::telemetry::ServiceLabels;
+use crate::telemetry::{MeteredRoute, ServiceLabels};
 use crate::upstream::{Cluster, Endpoint};
 use weft_proto::config::UpstreamProtocol;
 
@@ -35,6 +35,9 @@ pub struct Route {
     retry: Option<Arc<Retry>>,
     /// Where copies of its requests go; `None` for most routes.
     mirrors: Option<Arc<Mirrors>>,
+    /// Counted under its name (Linkerd ServiceProfile routes); `None` for
+    /// most routes.
+    metered: Option<Arc<MeteredRoute>>,
 }
 
 #[derive(Debug)]
@@ -79,6 +82,8 @@ pub struct Decision {
     pub retry: Option<Arc<Retry>>,
     /// The matched route's mirrors, when it has any.
     pub mirrors: Option<Arc<Mirrors>>,
+    /// The matched route, when it counts its requests.
+    pub metered: Option<Arc<MeteredRoute>>,
 }
 
 // === impl Route ===
@@ -125,6 +130,7 @@ impl Route {
                 Retry::compile(r, budget).map(Arc::new)
             }),
             mirrors: Mirrors::compile(&cfg.mirrors, &cluster)?.map(Arc::new),
+            metered: cfg.metrics.as_ref().map(|m| Arc::new(MeteredRoute::new(m))),
         })
     }
 
@@ -150,6 +156,7 @@ impl Route {
             actions: None,
             retry: None,
             mirrors: None,
+            metered: None,
         }
     }
 
@@ -269,6 +276,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             actions: None,
             retry: None,
             mirrors: None,
+            metered: None,
         });
     }
     match requested {
@@ -279,6 +287,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             actions: None,
             retry: None,
             mirrors: None,
+            metered: None,
         }),
         None => Err(no_route()),
     }
@@ -301,6 +310,7 @@ fn route_service_port<B>(svc: &ServicePort, req: &Request<B>) -> Result<Decision
         actions,
         retry: selected.route.retry.clone(),
         mirrors: selected.route.mirrors.clone(),
+        metered: selected.route.metered.clone(),
     })
 }
 
@@ -314,6 +324,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
             actions: None,
             retry: None,
             mirrors: None,
+            metered: None,
         },
         // A port no one declared: hand it to the app on the same port, as
         // Istio's inbound passthrough does.
@@ -331,6 +342,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
             actions: None,
             retry: None,
             mirrors: None,
+            metered: None,
         },
     }
 }
@@ -372,6 +384,7 @@ pub fn decide_tcp(
                 actions: None,
                 retry: None,
                 mirrors: None,
+                metered: None,
             }),
             None => Err(no_route(format!(
                 "{}:{} (tcp)",
@@ -397,6 +410,7 @@ pub fn decide_tcp(
             actions: None,
             retry: None,
             mirrors: None,
+            metered: None,
         }),
         (Some(addr), None) => Ok(Decision {
             service: Arc::new(ServiceLabels::new(&addr.ip().to_string(), None)),
@@ -405,6 +419,7 @@ pub fn decide_tcp(
             actions: None,
             retry: None,
             mirrors: None,
+            metered: None,
         }),
         (None, None) => Err(no_route(wanted)),
     }

@@ -8,6 +8,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use super::route::{MeteredRoute, RouteFamilies};
 use super::{RequestLabels, TcpLabels};
 
 /// What `/stats/prometheus` answers with; Prometheus parses it natively.
@@ -34,6 +35,7 @@ pub struct Metrics {
     tls_refused: Family<TlsRefusedLabels, Counter>,
     ejections_active: Family<ClusterLabels, Gauge>,
     ejections_total: Family<ClusterLabels, Counter>,
+    routes: RouteFamilies,
 }
 
 /// `cluster_name="<name>"`, as Envoy labels its cluster stats.
@@ -179,6 +181,7 @@ impl Metrics {
             "Ejections outlier detection has made in a cluster",
             ejections_total.clone(),
         );
+        let routes = RouteFamilies::register(&mut reg);
         Self {
             registry: Arc::new(reg),
             requests,
@@ -195,6 +198,7 @@ impl Metrics {
             tls_refused,
             ejections_active,
             ejections_total,
+            routes,
         }
     }
 
@@ -229,6 +233,17 @@ impl Metrics {
         self.response_bytes
             .get_or_create(labels)
             .observe(response_bytes as f64);
+    }
+
+    /// Records one finished request of a route with per-route metrics.
+    pub fn record_route(
+        &self,
+        route: &MeteredRoute,
+        service: &Arc<str>,
+        status: u16,
+        duration: Duration,
+    ) {
+        self.routes.record(route, service, status, duration);
     }
 
     pub fn tcp_opened(&self, labels: &TcpLabels) {

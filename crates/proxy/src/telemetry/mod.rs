@@ -2,6 +2,8 @@
 
 mod labels;
 mod metrics;
+mod route;
 
 pub use labels::{PeerLabels, Reporter, RequestLabels, ServiceLabels, TcpLabels};
 pub use metrics::{DeniedProtocol, Metrics, OPENMETRICS_CONTENT_TYPE};
+pub use route::{Classification, MeteredRoute};

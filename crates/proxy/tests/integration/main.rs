@@ -23,6 +23,7 @@ mod reload;
 mod retries;
 mod route_actions;
 mod route_matches;
+mod route_metrics;
 mod scripted;
 mod support;
 mod tcp;

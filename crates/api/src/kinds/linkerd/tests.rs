@@ -180,3 +180,34 @@ fn misplaced_fields_are_reported() {
         "{m:#?}"
     );
 }
+
+#[test]
+fn weft_acts_on_everything_but_not_conditions_and_opaque_ports() {
+    let set = crate::ResourceSet::from_text(
+        "sp.yaml",
+        &profile(
+            "  routes:
+  - name: r
+    condition: { all: [{ method: GET }, { not: { pathRegex: /admin } }] }
+    responseClasses: [{ condition: { not: { status: { min: 500 } } }, isFailure: true }]
+    isRetryable: true
+    timeout: 1s
+  retryBudget: { retryRatio: 0.2, minRetriesPerSecond: 10, ttl: 10s }
+  dstOverrides: [{ authority: 'web-v2.ns.svc.cluster.local:80', weight: 1 }]
+  opaquePorts: ['3306']
+",
+        ),
+    );
+    let m: Vec<String> = set
+        .findings
+        .iter()
+        .filter(|f| f.code == "not-implemented")
+        .map(|f| f.to_string())
+        .collect();
+    assert_eq!(m.len(), 2, "{m:#?}");
+    assert!(
+        m.iter().any(|f| f.starts_with("sp.yaml:7: spec.routes[0].condition.all[1].not: weft does not carry out `not` request conditions yet")),
+        "{m:#?}"
+    );
+    assert!(m.iter().any(|f| f.contains("spec.opaquePorts")), "{m:#?}");
+}

@@ -41,10 +41,35 @@ pub(super) const TCP_ROUTE: &[&str] = &[
 
 pub(super) const TRAFFIC_SPLIT: &[&str] = &["spec.service", "spec.backends", "spec.matches"];
 
+/// Linkerd ServiceProfiles (`compile/profile.rs`); `opaquePorts` is
+/// Linkerd's own to set (validation warns).
+pub(super) const SERVICE_PROFILE: &[&str] = &[
+    "spec.routes[].name",
+    "spec.routes[].condition",
+    "spec.routes[].responseClasses",
+    "spec.routes[].isRetryable",
+    "spec.routes[].timeout",
+    "spec.retryBudget",
+    "spec.dstOverrides",
+];
+
 /// Warnings for values of implemented fields that weft does not act on,
 /// or acts on differently by parent.
 pub(super) fn values(kind: Kind, root: &Node, out: &mut Vec<(String, String)>) {
     let mut say = |path: &str, msg: &str| out.push((path.to_string(), msg.to_string()));
+    if kind == Kind::ServiceProfile {
+        root.walk(&mut |path, _| {
+            if path.pattern().starts_with("spec.routes[].condition") && path.last_key() == Some("not") {
+                say(
+                    &path.to_string(),
+                    "weft does not carry out `not` request conditions yet: this route is left out, and its requests go to the service as if it were not there",
+                );
+                return false;
+            }
+            true
+        });
+        return;
+    }
     if kind == Kind::TrafficSplit {
         if !seq_at(root, "spec.matches").is_empty() {
             say(

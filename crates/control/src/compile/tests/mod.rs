@@ -576,4 +576,5 @@ mod gateway;
 mod lb;
 mod locality;
 mod mtls;
+mod profile;
 mod split;

@@ -48,6 +48,9 @@ pub(in crate::config) fn check_route(path: &str, route: &HttpRoute, errs: &mut V
     if let Some(cors) = &route.cors {
         check_cors(&format!("{path}.cors"), cors, errs);
     }
+    if let Some(m) = &route.metrics {
+        check_metrics(&format!("{path}.metrics"), m, errs);
+    }
     for (b, backend) in route.backends.iter().enumerate() {
         check_header_ops(
             &format!("{path}.backends[{b}].headers"),
@@ -437,3 +440,25 @@ pub(super) fn http_header_name_invalid(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// A metrics name labels every request of the route; failure ranges are
+/// HTTP statuses, low end first.
+fn check_metrics(path: &str, m: &crate::config::RouteMetrics, errs: &mut Vec<ConfigError>) {
+    if m.name.is_empty() {
+        errs.push(ConfigError::new(
+            format!("{path}.name"),
+            "per-route metrics need a route name, such as `GET /books`",
+        ));
+    }
+    for (i, r) in m.failures.iter().flatten().enumerate() {
+        if !(100..=599).contains(&r.min) || !(100..=599).contains(&r.max) || r.max < r.min {
+            errs.push(ConfigError::new(
+                format!("{path}.failures[{i}]"),
+                format!(
+                    "{}..={} is not a range of HTTP statuses; use 100 to 599, min first",
+                    r.min, r.max
+                ),
+            ));
+        }
+    }
+}

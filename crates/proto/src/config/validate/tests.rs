@@ -241,3 +241,32 @@ fn circuit_breakers_and_outlier_detection_load_with_defaults_and_are_checked() {
         assert!(err.contains(want), "{want}\n{err}");
     }
 }
+
+#[test]
+fn route_metrics_need_a_name_and_status_ranges() {
+    let with = |metrics: &str| {
+        GOOD.replace(
+            "            timeout: 0.5s\n",
+            &format!("            timeout: 0.5s\n            metrics: {metrics}\n"),
+        )
+    };
+    let cfg = ProxyConfig::from_yaml(
+        "proxy.yaml",
+        &with("{ name: GET /api, failures: [{ min: 429, max: 429 }, { min: 500, max: 599 }] }"),
+    )
+    .expect("valid");
+    let m = cfg.services[0].ports[0].routes[0].metrics.as_ref().unwrap();
+    assert!(m.is_failure(429) && m.is_failure(503) && !m.is_failure(404));
+    let err = invalid(&with("{ name: '', failures: [{ min: 500, max: 404 }] }"));
+    assert!(
+        err.contains(
+            "services[0].ports[0].routes[0].metrics.name: per-route metrics need a route name"
+        ),
+        "{err}"
+    );
+    let err = invalid(&with("{ name: r, failures: [{ min: 500, max: 404 }] }"));
+    assert!(
+        err.contains("routes[0].metrics.failures[0]: 500..=404 is not a range of HTTP statuses"),
+        "{err}"
+    );
+}

@@ -61,6 +61,7 @@ pub fn decide<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Dec
         actions,
         retry: selected.route.retry.clone(),
         mirrors: selected.route.mirrors.clone(),
+        metered: selected.route.metered.clone(),
     })
 }
 
