@@ -88,6 +88,8 @@ pub enum ResponseFlag {
     DI,
     /// A fault abort answered the request (Envoy's fault filter).
     FI,
+    /// Refused by the local rate limit (Envoy's `local_ratelimit` filter).
+    RL,
     /// Upstream retry limit exceeded: the last try failed after retries
     /// ran out or the retry budget refused one.
     URX,
@@ -155,6 +157,7 @@ impl ResponseFlag {
             Self::RBAC => "RBAC",
             Self::DI => "DI",
             Self::FI => "FI",
+            Self::RL => "RL",
             Self::URX => "URX",
         }
     }

@@ -100,6 +100,8 @@ kinds! {
     Gateway => Object<istio::Gateway>, "networking.istio.io", ["v1", "v1beta1", "v1alpha3"], "Gateway", "Gateway";
     ServiceEntry => Object<istio::ServiceEntry>, "networking.istio.io", ["v1", "v1beta1", "v1alpha3"], "ServiceEntry", "ServiceEntry";
     WorkloadEntry => Object<istio::WorkloadEntry>, "networking.istio.io", ["v1", "v1beta1", "v1alpha3"], "WorkloadEntry", "WorkloadEntry";
+    /// Only its local rate limit patches are carried out.
+    EnvoyFilter => Object<istio::EnvoyFilter>, "networking.istio.io", ["v1alpha3"], "EnvoyFilter", "EnvoyFilter";
     Sidecar => Object<istio::Sidecar>, "networking.istio.io", ["v1", "v1beta1", "v1alpha3"], "Sidecar", "Sidecar";
     PeerAuthentication => Object<istio::PeerAuthentication>, "security.istio.io", ["v1", "v1beta1"], "PeerAuthentication", "PeerAuthentication";
     AuthorizationPolicy => Object<istio::AuthorizationPolicy>, "security.istio.io", ["v1", "v1beta1"], "AuthorizationPolicy", "AuthorizationPolicy";

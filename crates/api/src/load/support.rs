@@ -222,6 +222,13 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.locality",
         ],
         Kind::Sidecar => &["spec.workloadSelector", "spec.egress[].hosts"],
+        // Patches weft does not carry out get their own warning (the
+        // EnvoyFilter validator's), naming the one shape it does.
+        Kind::EnvoyFilter => &[
+            "spec.workloadSelector",
+            "spec.configPatches",
+            "spec.priority",
+        ],
         Kind::Gateway => gateways::ISTIO_GATEWAY,
         Kind::KubeGateway => gateways::KUBE_GATEWAY,
         Kind::HttpRoute => gateways::HTTP_ROUTE,

@@ -75,8 +75,8 @@ apiVersion: networking.istio.io/v1
 kind: VirtualSevice
 metadata: { name: x }
 ---
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
+apiVersion: networking.istio.io/v1beta1
+kind: ProxyConfig
 metadata: { name: y }
 ---
 apiVersion: networking.istio.io/v2
@@ -96,7 +96,7 @@ metadata: { name: z }
         "{m:?}"
     );
     assert!(
-        m[2].starts_with("warning: test.yaml:10: kind: weft does not implement EnvoyFilter"),
+        m[2].starts_with("warning: test.yaml:10: kind: weft does not implement ProxyConfig"),
         "{m:?}"
     );
     assert!(

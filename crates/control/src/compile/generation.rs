@@ -24,7 +24,7 @@ use super::routes::{Caller, ClusterRef, Scoped};
 use super::scope::Scope;
 use super::service::{self, Routing};
 use super::{delegation, gamma, profile, split};
-use super::{gateway, inbound, policies};
+use super::{gateway, inbound, policies, rate_limit};
 use crate::model::{Mesh, ServiceModel};
 use crate::views::{Delta, View};
 
@@ -172,13 +172,23 @@ impl Generation {
             }
         }
         let mut gateway_clusters = Vec::new();
-        for server in gateway::servers(&self.mesh, caller, &mut gateway_clusters) {
+        // EnvoyFilter local rate limits; nothing to do for most workloads.
+        let limits = rate_limit::for_caller(&self.mesh, caller);
+        let mut servers = gateway::servers(&self.mesh, caller, &mut gateway_clusters);
+        if !limits.is_empty() {
+            limits.apply_gateway(&mut servers);
+        }
+        for server in servers {
             put(&Typed::GatewayServer(server).encode());
         }
         for cref in &gateway_clusters {
             put(&self.cluster(cref, &rules, caller).resource);
         }
-        for port in inbound::ports(&self.mesh, caller) {
+        let mut ports = inbound::ports(&self.mesh, caller);
+        if !limits.is_empty() {
+            limits.apply_inbound(&mut ports);
+        }
+        for port in ports {
             put(&Typed::Inbound(port).encode());
         }
         for policy in policies::for_caller(&self.mesh, caller) {

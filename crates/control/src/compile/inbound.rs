@@ -36,6 +36,7 @@ pub fn ports(mesh: &Mesh, caller: &Caller) -> Vec<InboundPort> {
                 protocol: app_protocol(p.protocol),
                 target: None,
                 service: Some(svc.fqdn.clone()),
+                rate_limit: None,
             });
         }
     }

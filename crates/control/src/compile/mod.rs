@@ -20,6 +20,7 @@ mod locality;
 mod persist;
 mod policies;
 mod profile;
+mod rate_limit;
 mod route_actions;
 pub mod routes;
 mod scope;

@@ -31,6 +31,10 @@ pub struct GatewayServer {
     /// rest. No virtual host for the Host: 404 `NR`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_hosts: Vec<VirtualHost>,
+    /// One token bucket for every HTTP request on this gateway port; a
+    /// route's own `rate_limit` replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<super::LocalRateLimit>,
 }
 
 /// Names clients use for a set of routes on one gateway port.

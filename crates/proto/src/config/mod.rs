@@ -11,6 +11,7 @@ mod gateway;
 mod listener;
 mod load;
 mod locate;
+mod rate_limit;
 mod retry;
 mod route_actions;
 mod route_metrics;
@@ -36,6 +37,7 @@ pub use gateway::{GatewayServer, ServerTls, VirtualHost};
 pub use listener::{Direction, Interception, Listener, ListenerProtocol};
 pub use load::{ConfigError, LoadError};
 pub use locate::LineIndex;
+pub use rate_limit::LocalRateLimit;
 pub use retry::{RetryBudget, RetryOn, RetryPolicy};
 pub use route_actions::{
     AbortStatus, Cors, DirectResponse, Fault, FaultAbort, FaultDelay, HeaderEdits, HeaderOps,

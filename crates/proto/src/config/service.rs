@@ -4,6 +4,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::defaults;
+use super::rate_limit::LocalRateLimit;
 use super::retry::{RetryBudget, RetryPolicy};
 use super::route_actions::{Cors, DirectResponse, Fault, HeaderOps, Mirror, Redirect, Rewrite};
 
@@ -109,6 +110,10 @@ pub struct HttpRoute {
     /// ServiceProfile routes). Unset: no per-route metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<super::RouteMetrics>,
+    /// A token bucket of this route's own; it replaces its port's (Envoy's
+    /// `typed_per_filter_config` for `envoy.filters.http.local_ratelimit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<LocalRateLimit>,
 }
 
 /// Conditions on a request; all present conditions must hold.
@@ -194,6 +199,9 @@ pub struct InboundPort {
     /// The service this port serves (`destination_service` label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// One token bucket for every HTTP request to this port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<LocalRateLimit>,
 }
 
 // === impl InboundPort ===

@@ -321,6 +321,9 @@ impl ProxyConfig {
                     "must be 1-65535",
                 ));
             }
+            if let Some(rl) = &p.rate_limit {
+                rate_limit::check_rate_limit(&format!("inbound[{i}].rate_limit"), rl, errs);
+            }
         }
     }
 }
@@ -336,6 +339,7 @@ pub fn parse_authority(s: &str) -> Option<(&str, u16)> {
 mod circuit;
 mod gateway;
 mod lb;
+mod rate_limit;
 mod retry;
 mod route;
 

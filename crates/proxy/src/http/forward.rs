@@ -51,6 +51,12 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     if let Some(m) = decision.metered.clone() {
         ex.set_route(m);
     }
+    // Envoy's local_ratelimit filter; for most requests one `None` check.
+    if let Some(rl) = &decision.rate_limit
+        && !rl.admit()
+    {
+        return rl.refuse(ex, grpc);
+    }
     // Most routes have no actions: this is one `None` check for them.
     let mut actions = decision.actions;
     if let Some(a) = &mut actions {

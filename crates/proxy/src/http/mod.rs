@@ -9,6 +9,7 @@ mod exchange;
 mod forward;
 mod headers;
 mod mirror;
+pub(crate) mod rate_limit;
 mod respond;
 mod retry;
 pub(crate) mod route;
@@ -24,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use body::{RequestBody, ResponseBody};
 pub use exchange::security_policy;
+pub use rate_limit::{LocalRateLimiter, RateLimiters, Stats as RateLimitStats};
 pub use retry::Budget as RetryBudget;
 pub use route::{Decision, Route, Target};
 

@@ -11,6 +11,7 @@ use weft_proto::config::{Direction, HttpRoute, OutboundPolicy, RetryBudget};
 use super::actions::{Applied, HeaderOps, RouteActions};
 use super::headers::{authority, split_authority};
 use super::mirror::Mirrors;
+use super::rate_limit::LocalRateLimiter;
 use super::retry::{Budget, Retry};
 use crate::errors::ProxyError;
 use crate::listen::ConnCtx;
@@ -38,6 +39,8 @@ pub struct Route {
     /// Counted under its name (Linkerd ServiceProfile routes); `None` for
     /// most routes.
     metered: Option<Arc<MeteredRoute>>,
+    /// The route's own token bucket; `None` for most routes.
+    pub rate_limit: Option<Arc<LocalRateLimiter>>,
 }
 
 #[derive(Debug)]
@@ -84,6 +87,9 @@ pub struct Decision {
     pub mirrors: Option<Arc<Mirrors>>,
     /// The matched route, when it counts its requests.
     pub metered: Option<Arc<MeteredRoute>>,
+    /// The token bucket the request draws on (the route's, else its
+    /// port's), when there is one.
+    pub rate_limit: Option<Arc<LocalRateLimiter>>,
 }
 
 // === impl Route ===
@@ -131,6 +137,11 @@ impl Route {
             }),
             mirrors: Mirrors::compile(&cfg.mirrors, &cluster)?.map(Arc::new),
             metered: cfg.metrics.as_ref().map(|m| Arc::new(MeteredRoute::new(m))),
+            rate_limit: cfg
+                .rate_limit
+                .as_ref()
+                .map(|rl| LocalRateLimiter::compile(rl).map(Arc::new))
+                .transpose()?,
         })
     }
 
@@ -157,6 +168,7 @@ impl Route {
             retry: None,
             mirrors: None,
             metered: None,
+            rate_limit: None,
         }
     }
 
@@ -277,6 +289,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             retry: None,
             mirrors: None,
             metered: None,
+            rate_limit: None,
         });
     }
     match requested {
@@ -288,6 +301,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             retry: None,
             mirrors: None,
             metered: None,
+            rate_limit: None,
         }),
         None => Err(no_route()),
     }
@@ -311,6 +325,7 @@ fn route_service_port<B>(svc: &ServicePort, req: &Request<B>) -> Result<Decision
         retry: selected.route.retry.clone(),
         mirrors: selected.route.mirrors.clone(),
         metered: selected.route.metered.clone(),
+        rate_limit: selected.route.rate_limit.clone(),
     })
 }
 
@@ -325,6 +340,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
             retry: None,
             mirrors: None,
             metered: None,
+            rate_limit: t.rate_limit.clone(),
         },
         // A port no one declared: hand it to the app on the same port, as
         // Istio's inbound passthrough does.
@@ -343,6 +359,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
             retry: None,
             mirrors: None,
             metered: None,
+            rate_limit: None,
         },
     }
 }
@@ -385,6 +402,7 @@ pub fn decide_tcp(
                 retry: None,
                 mirrors: None,
                 metered: None,
+                rate_limit: None,
             }),
             None => Err(no_route(format!(
                 "{}:{} (tcp)",
@@ -411,6 +429,7 @@ pub fn decide_tcp(
             retry: None,
             mirrors: None,
             metered: None,
+            rate_limit: None,
         }),
         (Some(addr), None) => Ok(Decision {
             service: Arc::new(ServiceLabels::new(&addr.ip().to_string(), None)),
@@ -420,6 +439,7 @@ pub fn decide_tcp(
             retry: None,
             mirrors: None,
             metered: None,
+            rate_limit: None,
         }),
         (None, None) => Err(no_route(wanted)),
     }

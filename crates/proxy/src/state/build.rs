@@ -7,7 +7,7 @@ use std::sync::Arc;
 use weft_proto::config::{self, AppProtocol, ConfigError, LbPolicy, ProxyConfig, UpstreamProtocol};
 
 use super::{InboundTarget, ServicePort, ServiceTable, Snapshot};
-use crate::http::{RetryBudget, Route};
+use crate::http::{RateLimiters, RetryBudget, Route};
 use crate::telemetry::{PeerLabels, ServiceLabels};
 use crate::upstream::{
     Balancer, Cluster, Endpoint, Limits, OutlierDetector, Place, Transport, TransportBuilder,
@@ -63,13 +63,19 @@ impl Snapshot {
 
         let mut errors = Vec::new();
         let mut services = ServiceTable::default();
+        let mut limiters = RateLimiters::default();
+        let prev_limiters = prev.map(|p| &p.rate_limiters);
         for (i, svc) in config.services.iter().enumerate() {
             let labels = Arc::new(ServiceLabels::new(&svc.name, svc.namespace.as_deref()));
             for (j, port) in svc.ports.iter().enumerate() {
                 let retry_budget = keep_budget(prev, svc, port);
                 let mut routes = Vec::new();
                 for (k, r) in port.routes.iter().enumerate() {
-                    match Route::compile(r, lookup) {
+                    let kept = |route: Route| {
+                        let key = format!("service|{}|{}|{k}", svc.name, port.port);
+                        keep_route_limit(route, r, &mut limiters, prev_limiters, key)
+                    };
+                    match Route::compile(r, lookup).and_then(kept) {
                         Ok(mut r) => {
                             r.share_retry_budget(&retry_budget);
                             routes.push(r);
@@ -113,6 +119,7 @@ impl Snapshot {
             return Err(BuildError(errors));
         }
 
+        let mut errors = Vec::new();
         let inbound = config
             .inbound
             .iter()
@@ -123,12 +130,27 @@ impl Snapshot {
                     .listeners
                     .iter()
                     .find_map(|l| l.app_address.filter(|_| l.target_port == Some(p.port)));
-                let target = build_inbound(p, app, &node, prev);
+                let mut target = build_inbound(p, app, &node, prev);
+                if let Some(rl) = &p.rate_limit {
+                    let key = format!("inbound|{}", p.port);
+                    match limiters.keep(prev_limiters, key, rl) {
+                        Ok(rl) => target.rate_limit = Some(rl),
+                        Err(message) => errors.push(ConfigError {
+                            path: format!("inbound[{}].rate_limit", p.port),
+                            message,
+                            line: None,
+                        }),
+                    }
+                }
                 (p.port, Arc::new(target))
             })
             .collect();
+        if !errors.is_empty() {
+            return Err(BuildError(errors));
+        }
 
-        let gateways = super::GatewayTable::build(&config, &clusters).map_err(BuildError)?;
+        let gateways = super::GatewayTable::build(&config, &clusters, &mut limiters, prev_limiters)
+            .map_err(BuildError)?;
 
         let authz = Arc::new(crate::authz::Authorizer::new(&config.authorization));
         Ok(Self {
@@ -143,8 +165,24 @@ impl Snapshot {
             clusters,
             authz,
             gateways,
+            rate_limiters: limiters,
         })
     }
+}
+
+/// Gives a compiled route `prev`'s token bucket under `key` when its
+/// config is unchanged.
+pub(super) fn keep_route_limit(
+    mut route: Route,
+    cfg: &config::HttpRoute,
+    limiters: &mut RateLimiters,
+    prev: Option<&RateLimiters>,
+    key: String,
+) -> Result<Route, String> {
+    if let Some(rl) = &cfg.rate_limit {
+        route.rate_limit = Some(limiters.keep(prev, key, rl)?);
+    }
+    Ok(route)
 }
 
 /// A cluster, or the index of the endpoint that cannot be reached and why.
@@ -257,6 +295,7 @@ fn build_inbound(
             limits: None,
             outlier: None,
         }),
+        rate_limit: None,
     }
 }
 

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use rustls::ServerConfig;
 use weft_proto::config::{ConfigError, Direction, ProxyConfig, ServerTls};
 
-use crate::http::Route;
+use super::build::keep_route_limit;
+use crate::http::{LocalRateLimiter, RateLimiters, Route};
 use crate::telemetry::ServiceLabels;
 use crate::upstream::Cluster;
 
@@ -38,6 +39,9 @@ pub struct GatewayPort {
     wildcards: Vec<(Box<str>, Arc<VirtualHost>)>,
     /// `*`.
     any: Option<Arc<VirtualHost>>,
+    /// The port's local rate limit (Envoy's filter on the gateway's
+    /// listener); a route's own replaces it.
+    pub rate_limit: Option<Arc<LocalRateLimiter>>,
 }
 
 /// Routes for a set of host names.
@@ -56,6 +60,8 @@ impl GatewayTable {
     pub fn build(
         config: &ProxyConfig,
         clusters: &HashMap<Arc<str>, Arc<Cluster>>,
+        limiters: &mut RateLimiters,
+        prev: Option<&RateLimiters>,
     ) -> Result<Self, Vec<ConfigError>> {
         let mut errors = Vec::new();
         let mut table = GatewayTable::default();
@@ -85,16 +91,33 @@ impl GatewayTable {
                 },
                 None => None,
             };
+            let rate_limit = match &server.rate_limit {
+                Some(rl) => match limiters.keep(prev, format!("gateway|{}", server.port), rl) {
+                    Ok(rl) => Some(rl),
+                    Err(message) => {
+                        errors.push(ConfigError {
+                            path: format!("{path}.rate_limit"),
+                            message,
+                            line: None,
+                        });
+                        None
+                    }
+                },
+                None => None,
+            };
             let mut port = GatewayPort {
                 tls,
                 exact: HashMap::new(),
                 wildcards: Vec::new(),
                 any: None,
+                rate_limit,
             };
             for (j, vh) in server.virtual_hosts.iter().enumerate() {
                 let mut routes = Vec::with_capacity(vh.routes.len());
                 for (k, r) in vh.routes.iter().enumerate() {
-                    match Route::compile(r, lookup) {
+                    let key = format!("gateway|{}|{}|{k}", server.port, vh.name);
+                    let kept = |route| keep_route_limit(route, r, limiters, prev, key);
+                    match Route::compile(r, lookup).and_then(kept) {
                         Ok(r) => routes.push(r),
                         Err(message) => errors.push(ConfigError {
                             path: format!("{path}.virtual_hosts[{j}].routes[{k}]"),

@@ -60,6 +60,8 @@ pub struct Snapshot {
     pub peer_authentication: PeerAuthentication,
     /// What gateway listeners serve.
     pub gateways: GatewayTable,
+    /// Every local rate limit's token bucket, kept across pushes.
+    pub rate_limiters: crate::http::RateLimiters,
 }
 
 /// Outbound services, findable by name and by virtual IP.
@@ -91,6 +93,9 @@ pub struct InboundTarget {
     pub protocol: AppProtocol,
     pub labels: Arc<ServiceLabels>,
     pub cluster: Arc<Cluster>,
+    /// The port's local rate limit (Envoy's `local_ratelimit` filter on
+    /// the inbound listener), when it has one.
+    pub rate_limit: Option<Arc<crate::http::LocalRateLimiter>>,
 }
 
 // === impl ProxyState ===

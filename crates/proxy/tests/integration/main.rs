@@ -19,6 +19,7 @@ mod locality;
 mod mirror;
 mod origination;
 mod outlier;
+mod rate_limit;
 mod reload;
 mod retries;
 mod route_actions;

@@ -4,6 +4,7 @@
 mod authorization_policy;
 mod common;
 mod destination_rule;
+mod envoy_filter;
 mod gateway;
 mod peer_authentication;
 mod request_authentication;
@@ -15,6 +16,7 @@ mod workload_entry;
 pub use authorization_policy::*;
 pub use common::*;
 pub use destination_rule::*;
+pub use envoy_filter::*;
 pub use gateway::*;
 pub use peer_authentication::*;
 pub use request_authentication::*;

@@ -61,6 +61,7 @@ pub fn servers(mesh: &Mesh, caller: &Caller, clusters: &mut Vec<ClusterRef>) -> 
                     routes,
                 })
                 .collect(),
+            rate_limit: None,
         })
         .collect()
 }

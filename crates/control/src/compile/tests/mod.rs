@@ -218,7 +218,8 @@ fn a_proxy_sees_services_routes_and_the_subsets_endpoints() {
             port: 9080,
             protocol: weft_proto::config::AppProtocol::Http,
             target: None,
-            service: Some("productpage.default.svc.cluster.local".into())
+            service: Some("productpage.default.svc.cluster.local".into()),
+            rate_limit: None,
         }
     );
 }
@@ -577,4 +578,5 @@ mod lb;
 mod locality;
 mod mtls;
 mod profile;
+mod rate_limit;
 mod split;

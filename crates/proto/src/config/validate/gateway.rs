@@ -96,6 +96,9 @@ impl ProxyConfig {
             if let Some(tls) = &server.tls {
                 check_tls(&format!("{path}.tls"), tls, errs);
             }
+            if let Some(rl) = &server.rate_limit {
+                super::rate_limit::check_rate_limit(&format!("{path}.rate_limit"), rl, errs);
+            }
             check_virtual_hosts(&path, server, clusters, errs);
         }
     }

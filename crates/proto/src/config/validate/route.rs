@@ -21,6 +21,9 @@ pub(in crate::config) fn check_route(path: &str, route: &HttpRoute, errs: &mut V
     for (m, rm) in route.matches.iter().enumerate() {
         check_match(&format!("{path}.match[{m}]"), rm, errs);
     }
+    if let Some(rl) = &route.rate_limit {
+        super::rate_limit::check_rate_limit(&format!("{path}.rate_limit"), rl, errs);
+    }
     if let Some(fault) = &route.fault {
         check_fault(&format!("{path}.fault"), fault, errs);
     }
@@ -364,7 +367,11 @@ fn check_header_ops(path: &str, ops: &HeaderOps, errs: &mut Vec<ConfigError>) {
     }
 }
 
-fn check_header_edits(path: &str, edits: &HeaderEdits, errs: &mut Vec<ConfigError>) {
+pub(in crate::config) fn check_header_edits(
+    path: &str,
+    edits: &HeaderEdits,
+    errs: &mut Vec<ConfigError>,
+) {
     for (op, list) in [("set", &edits.set), ("add", &edits.add)] {
         for (i, (name, value)) in list.iter().enumerate() {
             let path = format!("{path}.{op}[{i}]");

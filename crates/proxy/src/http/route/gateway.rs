@@ -62,6 +62,12 @@ pub fn decide<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Dec
         retry: selected.route.retry.clone(),
         mirrors: selected.route.mirrors.clone(),
         metered: selected.route.metered.clone(),
+        // Envoy: a route's own config replaces the filter's.
+        rate_limit: selected
+            .route
+            .rate_limit
+            .clone()
+            .or_else(|| server.rate_limit.clone()),
     })
 }
 
