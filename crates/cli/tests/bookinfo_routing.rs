@@ -9,58 +9,15 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::local_mesh::{LocalMesh, conformance, reviews_version};
+use support::local_mesh::{LocalMesh, conformance, reviews_split, reviews_version, until_in_a_row};
 
-/// Polls `check` until it holds 5 times in a row, for up to 15 s (config
-/// takes a moment to reach the proxies; before it does, reviews' versions
-/// take turns, so one lucky answer proves nothing).
+/// [`until_in_a_row`] 5 times.
 fn until(what: &str, check: impl FnMut() -> Result<(), String>) {
-    until_n(what, 5, check)
-}
-
-/// [`until`] for a check no earlier config can pass by chance.
-fn until_n(what: &str, times: u32, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut in_a_row = 0;
-    loop {
-        match check() {
-            Ok(()) => {
-                in_a_row += 1;
-                if in_a_row == times {
-                    return;
-                }
-            }
-            Err(e) if Instant::now() > deadline => panic!("{what}: {e}"),
-            Err(_) => {
-                in_a_row = 0;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
+    until_in_a_row(what, 5, check)
 }
 
 fn sample(name: &str) -> std::path::PathBuf {
     conformance(&format!("networking/{name}"))
-}
-
-/// How many of `n` requests from productpage's app each reviews version
-/// answered.
-fn split(mesh: &LocalMesh, n: usize) -> BTreeMap<String, usize> {
-    let mut seen = BTreeMap::new();
-    for _ in 0..n {
-        let r = mesh.get_from("productpage-v1", "http://reviews:9080/reviews/0", &[]);
-        assert_eq!(r.status, 200, "{}", r.body);
-        let pod = r
-            .body
-            .split("\"podname\":\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap_or("none")
-            .trim_end_matches("-0")
-            .to_string();
-        *seen.entry(pod).or_insert(0) += 1;
-    }
-    seen
 }
 
 /// Asserts the share of `version` in `seen` is `expect`% within `slack`
@@ -126,20 +83,20 @@ fn user_routing_and_weighted_splits_do_what_the_samples_say() {
         // From everyone on v1, a split is in force once `b` answers: the
         // old config cannot send anything there.
         mesh.apply(&sample("virtual-service-all-v1.yaml"));
-        until_n("back to v1", 1, || {
-            let seen = split(&mesh, 40);
+        until_in_a_row("back to v1", 1, || {
+            let seen = reviews_split(&mesh, 40);
             (seen.len() == 1 && seen.contains_key("reviews-v1"))
                 .then_some(())
                 .ok_or(format!("{seen:?}"))
         });
         mesh.apply(&sample(file));
-        until_n(file, 1, || {
-            let seen = split(&mesh, 40);
+        until_in_a_row(file, 1, || {
+            let seen = reviews_split(&mesh, 40);
             seen.contains_key(b)
                 .then_some(())
                 .ok_or(format!("{seen:?}"))
         });
-        let seen = split(&mesh, 400);
+        let seen = reviews_split(&mesh, 400);
         assert_eq!(seen.len(), 2, "{file}: {seen:?}");
         let slack: f64 = 4.0 * (pa * (100.0 - pa) / 400.0_f64).sqrt();
         share(&seen, a, pa, slack);
@@ -161,7 +118,7 @@ fn jason_gets_the_fault_injection_tasks_delay_and_abort() {
     // ratings aborts jason's requests with 500: reviews v2 shows that
     // ratings is unavailable; everyone else still sees v1, unharmed.
     mesh.apply(&sample("virtual-service-ratings-test-abort.yaml"));
-    until_n("jason's ratings abort", 1, || {
+    until_in_a_row("jason's ratings abort", 1, || {
         let page = mesh.page(Some("jason")).body;
         page.contains("Ratings service is currently unavailable")
             .then_some(())
@@ -188,7 +145,7 @@ fn jason_gets_the_fault_injection_tasks_delay_and_abort() {
     // ratings delays jason's requests 7 s: productpage gives up on
     // reviews after its 3 s timeout and says so; the rest are fast.
     mesh.apply(&sample("virtual-service-ratings-test-delay.yaml"));
-    until_n("jason's ratings delay", 1, || {
+    until_in_a_row("jason's ratings delay", 1, || {
         let started = Instant::now();
         let page = mesh.page(Some("jason")).body;
         let took = started.elapsed();
@@ -238,15 +195,15 @@ spec:
     )
     .unwrap();
     mesh.apply(&vs);
-    until_n("all to v1", 10, || {
-        let seen = split(&mesh, 1);
+    until_in_a_row("all to v1", 10, || {
+        let seen = reviews_split(&mesh, 1);
         seen.contains_key("reviews-v1")
             .then_some(())
             .ok_or(format!("{seen:?}"))
     });
     let before = v2_arrivals(&mesh);
     let n = 20;
-    let seen = split(&mesh, n);
+    let seen = reviews_split(&mesh, n);
     assert_eq!(
         seen.get("reviews-v1"),
         Some(&n),

@@ -7,11 +7,9 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use support::local_mesh::{LocalMesh, reviews_version};
+use support::local_mesh::{LocalMesh, reviews_split, reviews_version, until_in_a_row};
 
 /// A Service per reviews version, selecting its pods by `version`.
 const VERSIONS: &str = "
@@ -62,48 +60,6 @@ fn file(tag: &str, name: &str, yaml: &str) -> PathBuf {
     path
 }
 
-/// Polls `check` until it holds `times` times in a row, for up to 15 s
-/// (config takes a moment to reach the proxies).
-fn until(what: &str, times: u32, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut in_a_row = 0;
-    loop {
-        match check() {
-            Ok(()) => {
-                in_a_row += 1;
-                if in_a_row == times {
-                    return;
-                }
-            }
-            Err(e) if Instant::now() > deadline => panic!("{what}: {e}"),
-            Err(_) => {
-                in_a_row = 0;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// How many of `n` requests from productpage's app each reviews pod
-/// answered.
-fn split(mesh: &LocalMesh, n: usize) -> BTreeMap<String, usize> {
-    let mut seen = BTreeMap::new();
-    for _ in 0..n {
-        let r = mesh.get_from("productpage-v1", "http://reviews:9080/reviews/0", &[]);
-        assert_eq!(r.status, 200, "{}", r.body);
-        let pod = r
-            .body
-            .split("\"podname\":\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap_or("none")
-            .trim_end_matches("-0")
-            .to_string();
-        *seen.entry(pod).or_insert(0) += 1;
-    }
-    seen
-}
-
 #[test]
 fn an_http_route_on_the_service_then_a_traffic_split_route_reviews() {
     let mesh = LocalMesh::bookinfo("gm");
@@ -114,7 +70,7 @@ fn an_http_route_on_the_service_then_a_traffic_split_route_reviews() {
     // only, whoever asks.
     let route = file(tag, "route.yaml", ALL_TO_V2);
     mesh.apply(&route);
-    until("all to reviews-v2", 10, || {
+    until_in_a_row("all to reviews-v2", 10, || {
         let page = mesh.page(None).body;
         match reviews_version(&page) {
             "reviews-v2" => Ok(()),
@@ -127,7 +83,7 @@ fn an_http_route_on_the_service_then_a_traffic_split_route_reviews() {
         assert!(page.contains("<font color=\"black\">"), "{page}");
         assert!(!page.contains("<font color=\"red\">"), "{page}");
     }
-    let seen = split(&mesh, 40);
+    let seen = reviews_split(&mesh, 40);
     assert_eq!(seen.keys().collect::<Vec<_>>(), ["reviews-v2"], "{seen:?}");
 
     // With a route attached only the routes apply: a path no rule
@@ -140,13 +96,13 @@ fn an_http_route_on_the_service_then_a_traffic_split_route_reviews() {
     // either).
     mesh.delete(&route);
     mesh.apply(&file(tag, "split.yaml", SPLIT_90_10));
-    until("the split", 1, || {
-        let seen = split(&mesh, 40);
+    until_in_a_row("the split", 1, || {
+        let seen = reviews_split(&mesh, 40);
         (seen.contains_key("reviews-v1") && !seen.contains_key("reviews-v3"))
             .then_some(())
             .ok_or(format!("{seen:?}"))
     });
-    let seen = split(&mesh, 400);
+    let seen = reviews_split(&mesh, 400);
     assert_eq!(
         seen.keys().collect::<Vec<_>>(),
         ["reviews-v1", "reviews-v2"],

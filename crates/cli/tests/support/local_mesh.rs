@@ -253,3 +253,46 @@ pub fn reviews_version(page: &str) -> &'static str {
         .find(|v| page.contains(&format!("<u>{v}-0</u>")))
         .unwrap_or("none")
 }
+
+/// How many of `n` requests from productpage's app each reviews pod
+/// answered (`reviews-v1`, ...).
+pub fn reviews_split(mesh: &LocalMesh, n: usize) -> std::collections::BTreeMap<String, usize> {
+    let mut seen = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        let r = mesh.get_from("productpage-v1", "http://reviews:9080/reviews/0", &[]);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let pod = r
+            .body
+            .split("\"podname\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("none")
+            .trim_end_matches("-0")
+            .to_string();
+        *seen.entry(pod).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// Polls `check` until it holds `times` times in a row, for up to 15 s
+/// (config takes a moment to reach the proxies; before it does, versions
+/// take turns, so one lucky answer proves nothing).
+pub fn until_in_a_row(what: &str, times: u32, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut in_a_row = 0;
+    loop {
+        match check() {
+            Ok(()) => {
+                in_a_row += 1;
+                if in_a_row == times {
+                    return;
+                }
+            }
+            Err(e) if std::time::Instant::now() > deadline => panic!("{what}: {e}"),
+            Err(_) => {
+                in_a_row = 0;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+}
