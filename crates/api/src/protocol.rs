@@ -14,10 +14,21 @@ pub enum Protocol {
     Http,
     Http2,
     Grpc,
-    /// Opaque bytes: TCP, and TLS passed through (HTTPS, TLS, databases).
+    /// Opaque bytes: TCP (databases, anything undeclared as HTTP).
     Tcp,
+    /// TLS the mesh passes through (`tls`, `https`): opaque bytes too,
+    /// but routed by the ClientHello's server name (VirtualService `tls`
+    /// rules apply to these ports, `tcp` rules to the others).
+    Tls,
     /// Not declared: sniff each connection.
     Unknown,
+}
+
+impl Protocol {
+    /// Opaque to the proxy: never parsed as HTTP.
+    pub fn is_opaque(self) -> bool {
+        matches!(self, Protocol::Tcp | Protocol::Tls)
+    }
 }
 
 /// The protocol a port name declares, if any (`http-api` → `http`).
@@ -36,8 +47,10 @@ pub fn parse(name: &str) -> Protocol {
         "http" | "http1" => Protocol::Http,
         "http2" | "kubernetes.io/h2c" | "h2c" => Protocol::Http2,
         "grpc" | "grpc-web" => Protocol::Grpc,
-        "tcp" | "tls" | "https" | "mongo" | "mysql" | "redis" | "kubernetes.io/ws"
-        | "kubernetes.io/wss" => Protocol::Tcp,
+        "tls" | "https" => Protocol::Tls,
+        "tcp" | "mongo" | "mysql" | "redis" | "kubernetes.io/ws" | "kubernetes.io/wss" => {
+            Protocol::Tcp
+        }
         _ => Protocol::Unknown,
     }
 }
@@ -75,6 +88,7 @@ mod tests {
         assert_eq!(of_service_port(None, Some("grpc-api")), Protocol::Grpc);
         assert_eq!(of_service_port(None, Some("mysql")), Protocol::Tcp);
         assert_eq!(of_service_port(None, Some("web")), Protocol::Unknown);
-        assert_eq!(parse("HTTPS"), Protocol::Tcp);
+        assert_eq!(parse("HTTPS"), Protocol::Tls);
+        assert_eq!(of_service_port(None, Some("tls-istiod")), Protocol::Tls);
     }
 }

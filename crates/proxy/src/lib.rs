@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod app;
 pub mod authz;
+pub mod client_hello;
 pub mod detect;
 pub mod discovery;
 pub mod errors;

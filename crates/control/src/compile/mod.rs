@@ -16,6 +16,7 @@ mod gateway;
 mod generation;
 mod hashing;
 mod inbound;
+mod l4_routes;
 mod locality;
 mod persist;
 mod policies;

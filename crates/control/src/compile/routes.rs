@@ -123,28 +123,6 @@ pub(super) fn answers_itself(rule: &VsRule) -> bool {
     rule.redirect.is_some() || rule.direct_response.is_some()
 }
 
-/// The cluster TCP traffic to `port` goes to under `vs`: the first TCP
-/// rule that applies, its heaviest destination (weighted TCP splits are
-/// not carried out yet; loading warns about them).
-pub fn tcp_cluster(
-    vs: Scoped<'_>,
-    svc: &ServiceModel,
-    port: &PortModel,
-    caller: &Caller,
-    mesh: &Mesh,
-) -> Option<ClusterRef> {
-    let rule = vs.vs.tcp.iter().find(|r| {
-        r.matches.is_empty()
-            || r.matches.iter().any(|m| {
-                m.port.is_none_or(|p| p == u32::from(port.port))
-                    && source_matches(&m.source_labels, m.source_namespace.as_deref(), caller)
-                    && gateways_include_mesh(&m.gateways)
-            })
-    })?;
-    let dest = rule.route.iter().max_by_key(|r| r.weight)?;
-    Some(cluster_ref(vs, &dest.destination, svc, port, mesh))
-}
-
 /// The rule's match list for this port and caller: `None` when no match
 /// can apply (the rule is dropped), an empty list when every request
 /// matches.
@@ -163,7 +141,7 @@ fn matches_for(rule: &VsRule, port: u16, caller: &Caller) -> Option<Vec<RouteMat
     (!out.is_empty()).then_some(out)
 }
 
-fn source_matches(
+pub(super) fn source_matches(
     labels: &BTreeMap<String, String>,
     namespace: Option<&str>,
     caller: &Caller,
@@ -175,7 +153,7 @@ fn source_matches(
 /// A match's `gateways` restricts it; without it, it applies to the
 /// VirtualService's own gateways, and sidecars compile only mesh-bound
 /// VirtualServices.
-fn gateways_include_mesh(gateways: &[String]) -> bool {
+pub(super) fn gateways_include_mesh(gateways: &[String]) -> bool {
     gateways.is_empty() || gateways.iter().any(|g| g == "mesh")
 }
 
@@ -266,7 +244,7 @@ fn backends(
 
 /// Istio: a destination names its port unless its service has only one;
 /// a destination that is the service itself keeps the port being routed.
-fn cluster_ref(
+pub(super) fn cluster_ref(
     vs: Scoped<'_>,
     dest: &Destination,
     svc: &ServiceModel,

@@ -3,9 +3,12 @@
 //! TrafficSplit or Gateway API mesh routes).
 
 use weft_api::protocol::Protocol;
-use weft_proto::config::{AppProtocol, Backend, HttpRoute, RetryBudget, Service, ServicePort};
+use weft_proto::config::{
+    AppProtocol, Backend, HttpRoute, RetryBudget, Service, ServicePort, TcpRoute,
+};
 
 use super::gamma::Attached;
+use super::l4_routes::{self, L4};
 use super::profile::Profile;
 use super::route_actions::default_retries;
 use super::routes::{self, Caller, ClusterRef, Scoped};
@@ -25,8 +28,25 @@ pub enum Routing<'a> {
     Gamma(Attached<'a>),
 }
 
-/// A port's routes and TCP cluster.
-type PortRouting = (Vec<HttpRoute>, Option<ClusterRef>);
+/// A port's routes, and where its opaque connections go.
+#[derive(Debug, Default)]
+struct PortRouting {
+    routes: Vec<HttpRoute>,
+    /// Opaque connections (and HTTP when `routes` is empty).
+    cluster: Option<ClusterRef>,
+    /// Opaque connections by SNI and weight, instead of `cluster`.
+    tcp_routes: Vec<TcpRoute>,
+}
+
+impl PortRouting {
+    fn http(routes: Vec<HttpRoute>, cluster: Option<ClusterRef>) -> Self {
+        Self {
+            routes,
+            cluster,
+            tcp_routes: Vec::new(),
+        }
+    }
+}
 
 /// The service for `caller`, and every cluster its routes name.
 pub fn build(
@@ -41,7 +61,11 @@ pub fn build(
         .iter()
         .map(|port| {
             let protocol = app_protocol(port.protocol);
-            let (routes, cluster) = match routing {
+            let PortRouting {
+                routes,
+                cluster,
+                tcp_routes,
+            } = match routing {
                 None => unrouted_port(svc, port),
                 Some(Routing::Virtual(vs)) => {
                     virtual_port(*vs, svc, port, caller, mesh, &mut clusters)
@@ -49,19 +73,17 @@ pub fn build(
                 Some(Routing::Split(split)) => {
                     // Every request (HTTP) or connection (TCP, and opaque
                     // bytes on a detecting port) is split.
-                    (vec![split.route(port, mesh, &mut clusters)], None)
+                    PortRouting::http(vec![split.route(port, mesh, &mut clusters)], None)
                 }
                 Some(Routing::Gamma(att)) => gamma_port(att, svc, port, &mut clusters),
                 // Linkerd profiles describe HTTP routes; TCP goes on as
                 // without one.
-                Some(Routing::Profile(..)) if port.protocol == Protocol::Tcp => {
-                    unrouted_port(svc, port)
-                }
+                Some(Routing::Profile(..)) if port.protocol.is_opaque() => unrouted_port(svc, port),
                 Some(Routing::Profile(p, split)) => {
                     let routes = p.http_routes(svc, port, split.as_ref(), mesh, &mut clusters);
                     let tcp = (port.protocol == Protocol::Unknown)
                         .then(|| ClusterRef::default_for(svc, port.port));
-                    (routes, tcp)
+                    PortRouting::http(routes, tcp)
                 }
             };
             if let Some(c) = &cluster
@@ -75,6 +97,7 @@ pub fn build(
                 protocol,
                 routes,
                 cluster: cluster.map(|c| c.name()),
+                tcp_routes,
                 retry_budget: match routing {
                     Some(Routing::Profile(p, _)) => p.retry_budget(),
                     _ => RetryBudget::default(),
@@ -101,23 +124,34 @@ fn virtual_port(
     clusters: &mut Vec<ClusterRef>,
 ) -> PortRouting {
     let default = ClusterRef::default_for(svc, port.port);
+    let l4 = |clusters: &mut Vec<ClusterRef>| {
+        let l4 = match port.protocol {
+            Protocol::Tls => l4_routes::tls_routes(vs, svc, port, caller, mesh, clusters),
+            _ => l4_routes::tcp_routes(vs, svc, port, caller, mesh, clusters),
+        };
+        match l4 {
+            L4::Default => PortRouting::http(Vec::new(), Some(default.clone())),
+            L4::Cluster(c) => PortRouting::http(Vec::new(), Some(c)),
+            L4::Routes(tcp_routes) => PortRouting {
+                tcp_routes,
+                ..PortRouting::default()
+            },
+        }
+    };
     match port.protocol {
-        Protocol::Tcp => (
-            Vec::new(),
-            Some(routes::tcp_cluster(vs, svc, port, caller, mesh).unwrap_or(default)),
-        ),
+        Protocol::Tcp | Protocol::Tls => l4(clusters),
         p => {
-            let routes = routes::http_routes(vs, svc, port, caller, mesh, clusters);
             // HTTP is governed by the http rules (404 when none matches);
-            // what is left to a `cluster` is TCP that a detecting port may
-            // also carry.
-            let tcp = match p {
-                Protocol::Unknown => {
-                    Some(routes::tcp_cluster(vs, svc, port, caller, mesh).unwrap_or(default))
-                }
-                _ => None,
-            };
-            (routes, tcp)
+            // a detecting port may also carry TCP, governed by the tcp
+            // rules.
+            let routes = routes::http_routes(vs, svc, port, caller, mesh, clusters);
+            match p {
+                Protocol::Unknown => PortRouting {
+                    routes,
+                    ..l4(clusters)
+                },
+                _ => PortRouting::http(routes, None),
+            }
         }
     }
 }
@@ -133,30 +167,30 @@ fn gamma_port(
 ) -> PortRouting {
     let default = ClusterRef::default_for(svc, port.port);
     let http = match port.protocol {
-        Protocol::Tcp => None,
+        Protocol::Tcp | Protocol::Tls => None,
         _ => att.http_routes(svc, port, clusters),
     };
     let tcp = match port.protocol {
         Protocol::Http | Protocol::Http2 | Protocol::Grpc => None,
-        Protocol::Tcp | Protocol::Unknown => att.tcp_route(svc, port, clusters),
+        Protocol::Tcp | Protocol::Tls | Protocol::Unknown => att.tcp_route(svc, port, clusters),
     };
     match (http, tcp) {
         (Some(routes), None) => {
             // Opaque bytes on a detecting port still reach the service.
             let cluster = (port.protocol == Protocol::Unknown).then_some(default);
-            (routes, cluster)
+            PortRouting::http(routes, cluster)
         }
-        // Both on a detecting port: opaque bytes follow the TCPRoute's
-        // heaviest backend (a port has one TCP cluster next to routes).
-        (Some(routes), Some(tcp)) => {
-            let heaviest = tcp
-                .backends
-                .iter()
-                .max_by_key(|b| b.weight)
-                .and_then(|b| clusters.iter().find(|c| c.name() == b.cluster).cloned());
-            (routes, heaviest)
-        }
-        (None, Some(tcp)) => (vec![tcp], None),
+        // Both on a detecting port: opaque bytes follow the TCPRoute.
+        (Some(routes), Some(tcp)) => PortRouting {
+            routes,
+            cluster: None,
+            tcp_routes: vec![TcpRoute {
+                name: tcp.name,
+                sni: Vec::new(),
+                backends: tcp.backends,
+            }],
+        },
+        (None, Some(tcp)) => PortRouting::http(vec![tcp], None),
         (None, None) => unrouted_port(svc, port),
     }
 }
@@ -166,8 +200,8 @@ fn gamma_port(
 /// port may also carry).
 fn unrouted_port(svc: &ServiceModel, port: &PortModel) -> PortRouting {
     let default = ClusterRef::default_for(svc, port.port);
-    if port.protocol == Protocol::Tcp {
-        return (Vec::new(), Some(default));
+    if port.protocol.is_opaque() {
+        return PortRouting::http(Vec::new(), Some(default));
     }
     let route = HttpRoute {
         backends: vec![Backend {
@@ -178,7 +212,7 @@ fn unrouted_port(svc: &ServiceModel, port: &PortModel) -> PortRouting {
         retries: Some(default_retries()),
         ..HttpRoute::default()
     };
-    (vec![route], Some(default))
+    PortRouting::http(vec![route], Some(default))
 }
 
 /// The names a caller may use besides the FQDN, as Kubernetes DNS
@@ -202,7 +236,7 @@ pub fn app_protocol(p: Protocol) -> AppProtocol {
         Protocol::Http => AppProtocol::Http,
         Protocol::Http2 => AppProtocol::Http2,
         Protocol::Grpc => AppProtocol::Grpc,
-        Protocol::Tcp => AppProtocol::Tcp,
+        Protocol::Tcp | Protocol::Tls => AppProtocol::Tcp,
         Protocol::Unknown => AppProtocol::Detect,
     }
 }

@@ -76,7 +76,7 @@ fn services_come_from_kubernetes_and_each_service_entry_host() {
     let api = &m.services["api.example.com"];
     assert_eq!(
         (api.ports[0].protocol, api.endpoints.len()),
-        (Protocol::Tcp, 1)
+        (Protocol::Tls, 1)
     );
 }
 

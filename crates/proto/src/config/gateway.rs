@@ -31,6 +31,13 @@ pub struct GatewayServer {
     /// rest. No virtual host for the Host: 404 `NR`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_hosts: Vec<VirtualHost>,
+    /// Connections passed through as they are (Istio's TLS `PASSTHROUGH`
+    /// and TCP servers): chosen by SNI (most specific pattern first)
+    /// before any TLS is terminated. A connection that no route takes is
+    /// served as HTTP (terminating `tls` if set) when the port has
+    /// virtual hosts, and closed (`NR`) when it has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcp_routes: Vec<super::TcpRoute>,
     /// One token bucket for every HTTP request on this gateway port; a
     /// route's own `rate_limit` replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -16,6 +16,7 @@ mod retry;
 mod route_actions;
 mod route_metrics;
 mod service;
+mod tcp_route;
 mod tls;
 mod validate;
 
@@ -48,6 +49,7 @@ pub use service::{
     AppProtocol, Backend, HeaderMatch, HttpRoute, InboundPort, PathMatch, QueryMatch, RouteMatch,
     Service, ServicePort, StringMatch,
 };
+pub use tcp_route::TcpRoute;
 pub use tls::{MtlsMode, PeerAuthentication, TrustRoots, UpstreamTls, UpstreamTlsMode};
 
 /// Everything one proxy needs to run.

@@ -42,6 +42,11 @@ pub struct ServicePort {
     /// Where TCP traffic goes, and HTTP traffic when `routes` is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// Where opaque connections (TCP, TLS passed through) go, by SNI and
+    /// weight. When set, they replace `cluster` for those connections: a
+    /// connection no route takes is closed (`NR`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcp_routes: Vec<super::TcpRoute>,
     /// Bounds the retries of every route of this port, together.
     #[serde(default, skip_serializing_if = "RetryBudget::is_default")]
     pub retry_budget: RetryBudget,

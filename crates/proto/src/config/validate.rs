@@ -274,7 +274,11 @@ impl ProxyConfig {
                     port.protocol,
                     AppProtocol::Http | AppProtocol::Http2 | AppProtocol::Grpc
                 );
-                if port.routes.is_empty() && port.cluster.is_none() && !http_only {
+                if port.routes.is_empty()
+                    && port.cluster.is_none()
+                    && port.tcp_routes.is_empty()
+                    && !http_only
+                {
                     errs.push(ConfigError::new(
                         path.clone(),
                         "has neither routes nor a cluster, so its traffic has nowhere to go; add cluster: <name>",
@@ -284,6 +288,12 @@ impl ProxyConfig {
                 if let Some(c) = &port.cluster {
                     cluster_ref(format!("{path}.cluster"), c, errs);
                 }
+                tcp_route::check_tcp_routes(
+                    &format!("{path}.tcp_routes"),
+                    &port.tcp_routes,
+                    clusters,
+                    errs,
+                );
                 for (k, route) in port.routes.iter().enumerate() {
                     let path = format!("{path}.routes[{k}]");
                     check_route(&path, route, errs);
@@ -342,6 +352,7 @@ mod lb;
 mod rate_limit;
 mod retry;
 mod route;
+mod tcp_route;
 
 #[cfg(test)]
 mod tests;

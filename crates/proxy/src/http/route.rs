@@ -92,6 +92,25 @@ pub struct Decision {
     pub rate_limit: Option<Arc<LocalRateLimiter>>,
 }
 
+// === impl Decision ===
+
+impl Decision {
+    /// Straight to `target`, with nothing a route adds (inbound, TCP,
+    /// passthrough).
+    pub fn plain(service: Arc<ServiceLabels>, target: Target) -> Self {
+        Self {
+            service,
+            target,
+            timeout: None,
+            actions: None,
+            retry: None,
+            mirrors: None,
+            metered: None,
+            rate_limit: None,
+        }
+    }
+}
+
 // === impl Route ===
 
 impl Route {
@@ -281,28 +300,16 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
     }
     // Istio's PassthroughCluster: forward unknown destinations as they are.
     if let Some(addr) = ctx.orig_dst {
-        return Ok(Decision {
-            service: Arc::new(ServiceLabels::new(&addr.ip().to_string(), None)),
-            target: Target::Addr(addr),
-            timeout: None,
-            actions: None,
-            retry: None,
-            mirrors: None,
-            metered: None,
-            rate_limit: None,
-        });
+        return Ok(Decision::plain(
+            Arc::new(ServiceLabels::new(&addr.ip().to_string(), None)),
+            Target::Addr(addr),
+        ));
     }
     match requested {
-        Some((host, port)) => Ok(Decision {
-            service: Arc::new(ServiceLabels::new(host, None)),
-            target: Target::Resolve(host.to_string(), port.unwrap_or(default_port)),
-            timeout: None,
-            actions: None,
-            retry: None,
-            mirrors: None,
-            metered: None,
-            rate_limit: None,
-        }),
+        Some((host, port)) => Ok(Decision::plain(
+            Arc::new(ServiceLabels::new(host, None)),
+            Target::Resolve(host.to_string(), port.unwrap_or(default_port)),
+        )),
         None => Err(no_route()),
     }
 }
@@ -329,24 +336,18 @@ fn route_service_port<B>(svc: &ServicePort, req: &Request<B>) -> Result<Decision
     })
 }
 
-fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
+pub(crate) fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
     let port = ctx.target_port();
     match port.and_then(|p| snap.inbound.get(&p)) {
         Some(t) => Decision {
-            service: t.labels.clone(),
-            target: Target::Cluster(t.cluster.clone()),
-            timeout: None,
-            actions: None,
-            retry: None,
-            mirrors: None,
-            metered: None,
             rate_limit: t.rate_limit.clone(),
+            ..Decision::plain(t.labels.clone(), Target::Cluster(t.cluster.clone()))
         },
         // A port no one declared: hand it to the app on the same port, as
         // Istio's inbound passthrough does.
-        None => Decision {
-            service: snap.unknown_service.clone(),
-            target: Target::Addr(
+        None => Decision::plain(
+            snap.unknown_service.clone(),
+            Target::Addr(
                 ctx.listener
                     .app_address
                     .filter(|_| port == ctx.listener.target_port)
@@ -354,94 +355,7 @@ fn inbound(snap: &Snapshot, ctx: &ConnCtx) -> Decision {
                         (std::net::Ipv4Addr::LOCALHOST, port.unwrap_or_default()).into()
                     }),
             ),
-            timeout: None,
-            actions: None,
-            retry: None,
-            mirrors: None,
-            metered: None,
-            rate_limit: None,
-        },
-    }
-}
-
-/// Routes an opaque TCP stream: from the listener's fixed destination, a
-/// CONNECT request's `requested` authority, or the original destination.
-pub fn decide_tcp(
-    snap: &Snapshot,
-    ctx: &ConnCtx,
-    requested: Option<(&str, u16)>,
-) -> Result<Decision, ProxyError> {
-    if ctx.listener.direction == Direction::Inbound {
-        return Ok(inbound(snap, ctx));
-    }
-    let svc = match (&ctx.listener.destination, requested) {
-        (Some((h, p)), _) => snap.services.by_host(h, *p),
-        (None, Some((h, p))) => snap.services.by_host(h, p).or_else(|| {
-            h.parse()
-                .ok()
-                .and_then(|ip| snap.services.by_addr(SocketAddr::new(ip, p)))
-        }),
-        (None, None) => ctx.orig_dst.and_then(|a| snap.services.by_addr(a)),
-    };
-    let no_route = |what: String| ProxyError::NoRoute { authority: what };
-    if let Some(svc) = svc {
-        // Opaque bytes on an HTTP port follow its catch-all route, if any.
-        let cluster = svc.tcp_cluster.clone().or_else(|| {
-            svc.routes
-                .iter()
-                .rev()
-                .find(|r| r.matches.is_empty())
-                .and_then(|r| r.pick_backend().cloned())
-        });
-        return match cluster {
-            Some(c) => Ok(Decision {
-                service: svc.labels.clone(),
-                target: Target::Cluster(c),
-                timeout: None,
-                actions: None,
-                retry: None,
-                mirrors: None,
-                metered: None,
-                rate_limit: None,
-            }),
-            None => Err(no_route(format!(
-                "{}:{} (tcp)",
-                svc.labels.service, svc.port
-            ))),
-        };
-    }
-    let wanted = requested
-        .map(|(h, p)| format!("{h}:{p}"))
-        .or_else(|| ctx.orig_dst.map(|a| a.to_string()))
-        .unwrap_or_else(|| "(no destination)".to_string());
-    if snap.outbound_policy == OutboundPolicy::RegistryOnly {
-        return Err(no_route(wanted));
-    }
-    match (ctx.orig_dst, requested) {
-        (_, Some((h, p))) => Ok(Decision {
-            service: Arc::new(ServiceLabels::new(h, None)),
-            target: match h.parse() {
-                Ok(ip) => Target::Addr(SocketAddr::new(ip, p)),
-                Err(_) => Target::Resolve(h.to_string(), p),
-            },
-            timeout: None,
-            actions: None,
-            retry: None,
-            mirrors: None,
-            metered: None,
-            rate_limit: None,
-        }),
-        (Some(addr), None) => Ok(Decision {
-            service: Arc::new(ServiceLabels::new(&addr.ip().to_string(), None)),
-            target: Target::Addr(addr),
-            timeout: None,
-            actions: None,
-            retry: None,
-            mirrors: None,
-            metered: None,
-            rate_limit: None,
-        }),
-        (None, None) => Err(no_route(wanted)),
+        ),
     }
 }
 

@@ -63,7 +63,7 @@ pub async fn connect(
             ProxyError::BadRequest("CONNECT needs a host:port target"),
         );
     };
-    let decision = match route::decide_tcp(snap, &ctx, Some((&host, port))) {
+    let decision = match crate::tcp::decide_tcp(snap, &ctx, Some((&host, port)), None) {
         Ok(d) => d,
         Err(e) => return respond::error(ex, false, e),
     };

@@ -1,20 +1,28 @@
-//! Connections on gateway listeners: clients from outside the mesh. A
-//! gateway port with a certificate (the listener's own `tls`, else the
-//! pushed server's) terminates TLS and serves HTTP/2 or HTTP/1.1 as ALPN
-//! chose; one without serves plaintext HTTP after protocol detection.
-//! Either way, requests are routed by Host among the port's virtual hosts
-//! (`http::route`), and go into the mesh over mesh mTLS like a sidecar's
-//! outbound traffic.
+//! Connections on gateway listeners: clients from outside the mesh.
+//!
+//! A gateway port with routes for opaque connections (Istio's TLS
+//! `PASSTHROUGH` and TCP servers) first reads the ClientHello's server
+//! name where those routes choose by it; a connection one of them takes
+//! is relayed as it is, its TLS never terminated here. Everything else is
+//! HTTP: a gateway port with a certificate (the listener's own `tls`,
+//! else the pushed server's) terminates TLS and serves HTTP/2 or HTTP/1.1
+//! as ALPN chose; one without serves plaintext HTTP after protocol
+//! detection. Either way, requests are routed by Host among the port's
+//! virtual hosts (`http::route`), and go into the mesh over mesh mTLS
+//! like a sidecar's outbound traffic.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use hyper::Version;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use weft_proto::config::ListenerProtocol;
 
 use super::ConnCtx;
+use crate::client_hello;
 use crate::detect::{self, Protocol};
 use crate::io::PrefixedIo;
 
@@ -23,13 +31,59 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one client connection on a gateway listener.
 pub async fn serve(mut sock: TcpStream, ctx: Arc<ConnCtx>) {
-    let tls = ctx
-        .state
-        .snapshot()
-        .gateways
-        .tls_for(&ctx.listener.name, ctx.target_port());
+    let snap = ctx.state.snapshot();
+    let port = ctx.target_port();
+    let tls = snap.gateways.tls_for(&ctx.listener.name, port);
+    let Some(server) = port
+        .and_then(|p| snap.gateways.server(p))
+        .filter(|s| !s.tcp_routes.is_empty())
+    else {
+        drop(snap);
+        return serve_http(sock, ctx, tls).await;
+    };
+    let need_sni = server.tcp_routes.need_sni();
+    let http_too = server.serves_http();
+    drop(snap);
+    let mut prefix = Bytes::new();
+    let mut sni = None;
+    if need_sni {
+        let deadline = tokio::time::Instant::now() + client_hello::HELLO_TIMEOUT;
+        match client_hello::read(&mut sock, Bytes::new(), deadline).await {
+            Ok(hello) => {
+                prefix = hello.bytes;
+                sni = hello.sni;
+            }
+            Err(e) => {
+                tracing::debug!(peer = %ctx.peer, error = %e, "connection failed before its TLS ClientHello was read");
+                return;
+            }
+        }
+    }
+    let taken = port
+        .and_then(|p| {
+            ctx.state
+                .snapshot()
+                .gateways
+                .server(p)
+                .map(|s| s.tcp_routes.pick(sni.as_deref()).is_some())
+        })
+        .unwrap_or(false);
+    let io = PrefixedIo::new(prefix, sock);
+    if taken || !http_too {
+        // Not taken and no HTTP here: closed as `NR` by the TCP path.
+        return crate::tcp::serve_routed(io, ctx, sni.as_deref()).await;
+    }
+    serve_http(io, ctx, tls).await;
+}
+
+/// Serves HTTP, terminating the client's TLS when the port has a
+/// certificate.
+async fn serve_http<I>(mut io: I, ctx: Arc<ConnCtx>, tls: Option<Arc<rustls::ServerConfig>>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     if let Some(config) = tls {
-        return terminate(sock, ctx, config).await;
+        return terminate(io, ctx, config).await;
     }
     let protocol = match ctx.listener.protocol {
         ListenerProtocol::Http1 => Protocol::Http1,
@@ -37,9 +91,9 @@ pub async fn serve(mut sock: TcpStream, ctx: Arc<ConnCtx>) {
         // Refused by config validation; nothing else is served here.
         ListenerProtocol::Tcp => return,
         ListenerProtocol::Detect => {
-            match detect::detect(&mut sock, ctx.listener.detect_timeout).await {
+            match detect::detect(&mut io, ctx.listener.detect_timeout).await {
                 Ok(d) if matches!(d.protocol, Protocol::Http1 | Protocol::Http2) => {
-                    let io = PrefixedIo::new(d.prefix, sock);
+                    let io = PrefixedIo::new(d.prefix, io);
                     return crate::http::serve(io, version(d.protocol), ctx).await;
                 }
                 Ok(d) => {
@@ -58,13 +112,16 @@ pub async fn serve(mut sock: TcpStream, ctx: Arc<ConnCtx>) {
             }
         }
     };
-    crate::http::serve(sock, version(protocol), ctx).await;
+    crate::http::serve(io, version(protocol), ctx).await;
 }
 
 /// Terminates the client's TLS, then serves what ALPN agreed on
 /// (HTTP/1.1 when the client offered none).
-async fn terminate(sock: TcpStream, ctx: Arc<ConnCtx>, config: Arc<rustls::ServerConfig>) {
-    let accept = TlsAcceptor::from(config).accept(sock);
+async fn terminate<I>(io: I, ctx: Arc<ConnCtx>, config: Arc<rustls::ServerConfig>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let accept = TlsAcceptor::from(config).accept(io);
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
         Ok(Ok(tls)) => tls,
         failed => {

@@ -5,36 +5,22 @@
 //! else is plaintext or the app's own TLS, accepted under PERMISSIVE and
 //! refused under STRICT.
 
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use hyper::Version;
-use rustls::server::Acceptor;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
-use weft_identity::{ALPN_H1, ALPN_H2, MESH_ALPNS};
+use weft_identity::{ALPN_H1, ALPN_H2};
 use weft_proto::config::MtlsMode;
 
 use super::{ConnCtx, dispatch};
+use crate::client_hello;
 use crate::detect::{self, Protocol};
 use crate::io::PrefixedIo;
 
 /// The whole handshake, ClientHello included, must finish within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A ClientHello longer than this is not a mesh peer's (those are a few
-/// hundred bytes); it is passed on, or refused, unread.
-const MAX_HELLO: usize = 64 * 1024;
-
-/// The first bytes of a TLS connection, through the ClientHello.
-struct Hello {
-    bytes: Bytes,
-    /// It offers a mesh ALPN.
-    mesh: bool,
-}
 
 /// Serves an inbound connection under `mode` (STRICT or PERMISSIVE).
 /// `fixed` is the protocol config declares for its port, if any.
@@ -72,7 +58,11 @@ pub async fn serve(
         return dispatch(PrefixedIo::new(detection.prefix, sock), protocol, ctx).await;
     }
     let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
-    let hello = match read_hello(&mut sock, detection.prefix, deadline).await {
+    let hello = match client_hello::read(&mut sock, detection.prefix, deadline).await {
+        Ok(h) if h.timed_out => {
+            tracing::debug!(peer = %ctx.peer, "no TLS ClientHello within {HANDSHAKE_TIMEOUT:?}; closing");
+            return;
+        }
         Ok(h) => h,
         Err(e) => {
             tracing::debug!(peer = %ctx.peer, error = %e, "connection failed before its TLS ClientHello was read");
@@ -122,61 +112,4 @@ pub async fn serve(
 fn refuse(ctx: &ConnCtx, reason: &'static str, why: &str) {
     ctx.state.metrics.tls_refused(&ctx.listener.name, reason);
     tracing::info!(listener = %ctx.listener.name, peer = %ctx.peer, "{why}");
-}
-
-/// Reads on from `prefix` (which starts a TLS record) until the whole
-/// ClientHello is in, and says whether it offers a mesh ALPN. The bytes
-/// are kept to be replayed to whoever handles the connection.
-///
-/// Cost: the ClientHello is parsed here and again by the handshake, a few
-/// microseconds against the handshake's signatures.
-async fn read_hello(
-    sock: &mut TcpStream,
-    prefix: Bytes,
-    deadline: tokio::time::Instant,
-) -> io::Result<Hello> {
-    let mut buf = BytesMut::from(prefix);
-    let mut acceptor = Acceptor::default();
-    let mut fed = 0;
-    loop {
-        while fed < buf.len() {
-            let n = acceptor.read_tls(&mut &buf[fed..])?;
-            if n == 0 {
-                break;
-            }
-            fed += n;
-        }
-        let mesh = match acceptor.accept() {
-            Ok(Some(accepted)) => Some(
-                accepted
-                    .client_hello()
-                    .alpn()
-                    .is_some_and(|mut offered| offered.any(|p| MESH_ALPNS.contains(&p))),
-            ),
-            Ok(None) => None,
-            // Not a ClientHello rustls understands: not a mesh peer.
-            Err(_) => Some(false),
-        };
-        if let Some(mesh) = mesh {
-            return Ok(Hello {
-                bytes: buf.freeze(),
-                mesh,
-            });
-        }
-        if buf.len() >= MAX_HELLO {
-            return Ok(Hello {
-                bytes: buf.freeze(),
-                mesh: false,
-            });
-        }
-        let n = tokio::time::timeout_at(deadline, sock.read_buf(&mut buf))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no ClientHello in time"))??;
-        if n == 0 {
-            return Ok(Hello {
-                bytes: buf.freeze(),
-                mesh: false,
-            });
-        }
-    }
 }

@@ -88,6 +88,17 @@ impl Snapshot {
                     }
                 }
                 let tcp_cluster = port.cluster.as_deref().and_then(lookup);
+                let tcp_routes = match crate::tcp::TcpRoutes::compile(&port.tcp_routes, lookup) {
+                    Ok(r) => r,
+                    Err(message) => {
+                        errors.push(ConfigError {
+                            path: format!("services[{i}].ports[{j}].tcp_routes"),
+                            message,
+                            line: None,
+                        });
+                        Default::default()
+                    }
+                };
                 if routes.is_empty()
                     && let Some(c) = &tcp_cluster
                 {
@@ -99,6 +110,7 @@ impl Snapshot {
                     protocol: port.protocol,
                     routes,
                     tcp_cluster,
+                    tcp_routes,
                     retry_budget,
                 });
                 for host in svc.all_hosts() {

@@ -42,6 +42,8 @@ pub struct GatewayPort {
     /// The port's local rate limit (Envoy's filter on the gateway's
     /// listener); a route's own replaces it.
     pub rate_limit: Option<Arc<LocalRateLimiter>>,
+    /// Connections passed through by SNI (TLS `PASSTHROUGH`) or as TCP.
+    pub tcp_routes: crate::tcp::TcpRoutes,
 }
 
 /// Routes for a set of host names.
@@ -105,12 +107,24 @@ impl GatewayTable {
                 },
                 None => None,
             };
+            let tcp_routes = match crate::tcp::TcpRoutes::compile(&server.tcp_routes, lookup) {
+                Ok(r) => r,
+                Err(message) => {
+                    errors.push(ConfigError {
+                        path: format!("{path}.tcp_routes"),
+                        message,
+                        line: None,
+                    });
+                    Default::default()
+                }
+            };
             let mut port = GatewayPort {
                 tls,
                 exact: HashMap::new(),
                 wildcards: Vec::new(),
                 any: None,
                 rate_limit,
+                tcp_routes,
             };
             for (j, vh) in server.virtual_hosts.iter().enumerate() {
                 let mut routes = Vec::with_capacity(vh.routes.len());
@@ -137,12 +151,13 @@ impl GatewayTable {
             port.wildcards
                 .sort_by_key(|(suffix, _)| std::cmp::Reverse(suffix.len()));
             table.servers.insert(server.port, port);
-            for backend in server
+            let http_backends = server
                 .virtual_hosts
                 .iter()
                 .flat_map(|vh| &vh.routes)
-                .flat_map(|r| &r.backends)
-            {
+                .flat_map(|r| &r.backends);
+            let tcp_backends = server.tcp_routes.iter().flat_map(|r| &r.backends);
+            for backend in http_backends.chain(tcp_backends) {
                 table.add_service(config, &backend.cluster);
             }
         }
@@ -194,6 +209,11 @@ impl GatewayTable {
 // === impl GatewayPort ===
 
 impl GatewayPort {
+    /// Whether the port has virtual hosts, so HTTP is served on it.
+    pub fn serves_http(&self) -> bool {
+        !self.exact.is_empty() || !self.wildcards.is_empty() || self.any.is_some()
+    }
+
     fn insert(&mut self, host: &str, vh: Arc<VirtualHost>) {
         let host = host.to_ascii_lowercase();
         if host == "*" {

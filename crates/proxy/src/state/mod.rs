@@ -82,6 +82,9 @@ pub struct ServicePort {
     pub routes: Vec<Route>,
     /// Where opaque TCP goes.
     pub tcp_cluster: Option<Arc<Cluster>>,
+    /// Routes for opaque connections by SNI and weight; when any, they
+    /// decide instead of `tcp_cluster`.
+    pub tcp_routes: crate::tcp::TcpRoutes,
     /// Bounds the retries of all `routes` together.
     pub retry_budget: Arc<RetryBudget>,
 }

@@ -28,4 +28,5 @@ mod route_metrics;
 mod scripted;
 mod support;
 mod tcp;
+mod tls_routes;
 mod upstreams;

@@ -75,14 +75,25 @@ pub(super) fn values(kind: Kind, root: &Node, out: &mut Vec<(String, String)>) {
         let msg = match (kind, path.pattern().as_str()) {
             (Kind::Gateway, "spec.servers[].port.protocol") => str_of(entry)
                 .filter(|p| {
-                    !["HTTP", "HTTPS", "HTTP2", "GRPC"]
+                    !["HTTP", "HTTPS", "HTTP2", "GRPC", "TLS", "TCP", "MONGO", "MYSQL", "REDIS"]
                         .iter()
                         .any(|h| p.eq_ignore_ascii_case(h))
                 })
-                .map(|p| format!("weft's gateways serve HTTP and HTTPS: a `{p}` server is not served yet")),
+                .map(|p| format!("weft's gateways serve HTTP, HTTPS, TLS (passed through) and TCP: a `{p}` server is not served")),
+            (Kind::Gateway, "spec.servers[]") => {
+                let protocol = entry.value.entry("port").and_then(|p| p.value.str_at("protocol"));
+                let mode = entry.value.entry("tls").and_then(|t| t.value.str_at("mode"));
+                match (protocol, mode) {
+                    (Some(p), m) if p.eq_ignore_ascii_case("TLS") && m != Some("PASSTHROUGH") => Some(format!(
+                        "weft's gateways pass TLS servers through (tls.mode PASSTHROUGH); `{}` on a TLS server (terminate, then TCP) is not implemented yet, so this server is not served",
+                        m.unwrap_or("no tls.mode")
+                    )),
+                    _ => None,
+                }
+            }
             (Kind::Gateway, "spec.servers[].tls.mode") => str_of(entry)
-                .filter(|m| *m != "SIMPLE")
-                .map(|m| format!("weft's gateways terminate SIMPLE TLS only: `{m}` is not implemented yet, so this port gets no certificate and refuses TLS")),
+                .filter(|m| *m != "SIMPLE" && *m != "PASSTHROUGH")
+                .map(|m| format!("weft's gateways terminate SIMPLE TLS and pass PASSTHROUGH TLS through: `{m}` is not implemented yet, so this port gets no certificate and refuses TLS")),
             (Kind::Gateway, "spec.servers[].tls.credentialName") => Some(
                 "weft cannot read Kubernetes Secrets yet: give the certificate as files (serverCertificate and privateKey), or in the gateway proxy's listener `tls`".to_string(),
             ),
@@ -165,7 +176,7 @@ spec:
   - port: { number: 443, name: https, protocol: HTTPS }
     hosts: ['*']
     tls: { mode: SIMPLE, credentialName: edge-cert }
-  - port: { number: 31400, name: tcp, protocol: TCP }
+  - port: { number: 31400, name: udp, protocol: UDP }
     hosts: ['*']
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -195,7 +206,7 @@ spec:
                 .any(|w| w.contains(&format!("gw.yaml:{line}:")) && w.contains(words))
         };
         assert!(has(9, "cannot read Kubernetes Secrets"), "{got:#?}");
-        assert!(has(10, "`TCP` server is not served"), "{got:#?}");
+        assert!(has(10, "`UDP` server is not served"), "{got:#?}");
         assert!(has(22, "gateway proxy's listener `tls"), "{got:#?}");
         assert!(has(31, "redirect with a prefix replacement"), "{got:#?}");
         assert!(has(32, "ReferenceGrant"), "{got:#?}");

@@ -17,7 +17,6 @@
 
 use std::collections::BTreeMap;
 
-use weft_api::Resource;
 use weft_api::host;
 use weft_api::kinds::Spec;
 use weft_api::kinds::istio::{
@@ -25,18 +24,18 @@ use weft_api::kinds::istio::{
 };
 use weft_proto::config::{Backend, HttpRoute, RouteMatch, ServerTls};
 
-use super::{PortPlan, intersect, port_number, use_cluster};
+use super::{PortPlan, intersect, istio_l4, port_number, use_cluster};
 use crate::compile::route_actions;
 use crate::compile::routes::{self, Caller, ClusterRef, request_match};
 use crate::model::Mesh;
 
 /// One Gateway as a VirtualService names it, and the proxy it serves.
-struct Bound<'a> {
+pub(super) struct Bound<'a> {
     /// `namespace/name`.
-    key: String,
-    namespace: &'a str,
-    port: u16,
-    caller: &'a Caller,
+    pub key: String,
+    pub namespace: &'a str,
+    pub port: u16,
+    pub caller: &'a Caller,
 }
 
 /// Adds the servers of every Gateway selecting `caller` to `ports`.
@@ -62,13 +61,15 @@ pub(super) fn contribute(
             let Some(port) = port_number(server.port.number) else {
                 continue;
             };
-            // TCP, TLS passthrough and the other protocols are not
-            // served yet (loading warns).
-            if !serves_http(&server.port.protocol) {
+            // Other protocols (and TLS modes) are not served yet
+            // (loading warns).
+            let Some(serves) = Serves::of(server) else {
                 continue;
-            }
+            };
             let plan = ports.entry(port).or_default();
-            plan.offer_tls(server_tls(server));
+            if serves == Serves::Http {
+                plan.offer_tls(server_tls(server));
+            }
             let gateway = Bound {
                 key: format!("{}/{}", r.namespace(), r.name()),
                 namespace: r.namespace(),
@@ -80,27 +81,44 @@ pub(super) fn contribute(
                     continue;
                 };
                 let vs = delegated.get(&i).unwrap_or(vs);
-                bind(&gateway, server, vs_r, vs, mesh, plan, clusters);
+                let vs_ns = vs_r.namespace();
+                if !vs.gateways.iter().any(|g| names(g, vs_ns, &gateway.key)) {
+                    continue;
+                }
+                let hosts = admitted_hosts(&gateway, server, vs_ns, vs);
+                if hosts.is_empty() {
+                    continue;
+                }
+                match serves {
+                    Serves::Http => {
+                        let routes = http_routes(&gateway, vs, vs_ns, mesh, clusters);
+                        for h in hosts {
+                            plan.add(h, routes.clone());
+                        }
+                    }
+                    Serves::Passthrough => {
+                        let routes =
+                            istio_l4::tls_routes(&gateway, server, vs_r, vs, mesh, clusters);
+                        plan.add_tcp(routes);
+                    }
+                    Serves::Tcp => {
+                        let routes = istio_l4::tcp_route(&gateway, vs_r, vs, mesh, clusters);
+                        plan.add_tcp(routes.into_iter().collect());
+                    }
+                }
             }
         }
     }
 }
 
-/// Adds `vs`'s routes under each of its hosts `server` admits, when
-/// `vs` is bound to `gateway`.
-fn bind(
+/// The hosts of `vs` (in `vs_ns`) that `server` admits, narrowed to the
+/// server's: empty when the VirtualService cannot bind to it.
+fn admitted_hosts(
     gateway: &Bound<'_>,
     server: &Server,
-    r: &Resource,
+    vs_ns: &str,
     vs: &VirtualService,
-    mesh: &Mesh,
-    plan: &mut PortPlan,
-    clusters: &mut Vec<ClusterRef>,
-) {
-    let vs_ns = r.namespace();
-    if !vs.gateways.iter().any(|g| names(g, vs_ns, &gateway.key)) {
-        return;
-    }
+) -> Vec<String> {
     let mut hosts: Vec<String> = Vec::new();
     for h in &vs.hosts {
         let fq = host::fqdn(h, vs_ns);
@@ -118,28 +136,42 @@ fn bind(
             }
         }
     }
-    if hosts.is_empty() {
-        return;
-    }
-    let routes = http_routes(gateway, vs, vs_ns, mesh, clusters);
-    for h in hosts {
-        plan.add(h, routes.clone());
-    }
+    hosts
 }
 
 /// Whether a VirtualService in `vs_ns` naming `g` in its `gateways`
 /// means the Gateway `key` (`namespace/name`).
-fn names(g: &str, vs_ns: &str, key: &str) -> bool {
+pub(super) fn names(g: &str, vs_ns: &str, key: &str) -> bool {
     match g.split_once('/') {
         Some(_) => g == key,
         None => g != "mesh" && key.split_once('/') == Some((vs_ns, g)),
     }
 }
 
-fn serves_http(protocol: &str) -> bool {
-    ["HTTP", "HTTPS", "HTTP2", "GRPC"]
-        .iter()
-        .any(|p| protocol.eq_ignore_ascii_case(p))
+/// What a server's port serves, when weft serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serves {
+    /// HTTP, HTTP/2, gRPC; HTTPS terminated (`SIMPLE`).
+    Http,
+    /// TLS passed through by SNI (`PASSTHROUGH`, on `TLS` or `HTTPS`).
+    Passthrough,
+    /// Opaque TCP (`TCP`, `MONGO`, `MYSQL`, `REDIS`).
+    Tcp,
+}
+
+impl Serves {
+    fn of(server: &Server) -> Option<Self> {
+        let p = server.port.protocol.to_ascii_uppercase();
+        let mode = server.tls.as_ref().map(|t| t.mode());
+        match p.as_str() {
+            "HTTPS" | "TLS" if mode == Some(ServerTlsMode::Passthrough) => {
+                Some(Serves::Passthrough)
+            }
+            "HTTP" | "HTTPS" | "HTTP2" | "GRPC" => Some(Serves::Http),
+            "TCP" | "MONGO" | "MYSQL" | "REDIS" => Some(Serves::Tcp),
+            _ => None,
+        }
+    }
 }
 
 /// `SIMPLE` with certificate files: what the proxy can terminate.
@@ -237,7 +269,7 @@ fn matches_for(gateway: &Bound<'_>, rule: &VsRule, vs_ns: &str) -> Option<Vec<Ro
 /// Istio: a destination names its port unless its service has only one;
 /// without either, the cluster is port 0's, which has no endpoints (as
 /// Istio's `outbound|0||host`): its requests fail with 503 saying so.
-fn cluster_ref(dest: &Destination, vs_ns: &str, mesh: &Mesh) -> ClusterRef {
+pub(super) fn cluster_ref(dest: &Destination, vs_ns: &str, mesh: &Mesh) -> ClusterRef {
     let fqdn = host::fqdn(&dest.host, vs_ns);
     let port = dest
         .port

@@ -11,6 +11,7 @@
 pub(super) mod http_filters;
 pub(super) mod http_route;
 mod istio;
+mod istio_l4;
 mod kube;
 
 pub use kube::CLASSES as GATEWAY_CLASSES;
@@ -18,7 +19,7 @@ pub use kube::CLASSES as GATEWAY_CLASSES;
 use std::collections::BTreeMap;
 
 use weft_api::host;
-use weft_proto::config::{GatewayServer, HttpRoute, ServerTls, VirtualHost};
+use weft_proto::config::{GatewayServer, HttpRoute, ServerTls, TcpRoute, VirtualHost};
 
 use super::routes::{Caller, ClusterRef};
 use crate::model::Mesh;
@@ -35,6 +36,9 @@ struct PortPlan {
     /// Host → routes, in the order sources gave them. Sorted by host, so
     /// the output is stable.
     hosts: BTreeMap<String, Vec<HttpRoute>>,
+    /// Connections passed through (TLS by SNI, TCP), in the order
+    /// sources gave them.
+    tcp_routes: Vec<TcpRoute>,
 }
 
 /// Every gateway port `caller` serves, and the clusters their routes use
@@ -61,6 +65,7 @@ pub fn servers(mesh: &Mesh, caller: &Caller, clusters: &mut Vec<ClusterRef>) -> 
                     routes,
                 })
                 .collect(),
+            tcp_routes: plan.tcp_routes,
             rate_limit: None,
         })
         .collect()
@@ -79,6 +84,17 @@ impl PortPlan {
 
     fn add(&mut self, host: String, routes: Vec<HttpRoute>) {
         self.hosts.entry(host).or_default().extend(routes);
+    }
+
+    /// Adds routes for opaque connections. As Envoy's filter chains,
+    /// a repeat of the same server names (or a second route for every
+    /// connection) is unreachable: the first keeps them.
+    fn add_tcp(&mut self, routes: Vec<TcpRoute>) {
+        for r in routes {
+            if !self.tcp_routes.iter().any(|t| t.sni == r.sni) {
+                self.tcp_routes.push(r);
+            }
+        }
     }
 }
 

@@ -487,3 +487,8 @@ fn http_routes_attach_by_section_and_port_and_sort_by_precedence() {
         ]
     );
 }
+
+/// The gateway servers of a gateway proxy in `default` with `labels`.
+pub(super) fn servers_of(c: &Compiler, labels: &[(&str, &str)]) -> Vec<GatewayServer> {
+    servers(c, &gateway("default", labels))
+}

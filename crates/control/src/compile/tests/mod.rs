@@ -574,6 +574,7 @@ spec:
 mod delegation;
 mod gamma;
 mod gateway;
+mod l4;
 mod lb;
 mod locality;
 mod mtls;

@@ -100,6 +100,12 @@ impl ProxyConfig {
                 super::rate_limit::check_rate_limit(&format!("{path}.rate_limit"), rl, errs);
             }
             check_virtual_hosts(&path, server, clusters, errs);
+            super::tcp_route::check_tcp_routes(
+                &format!("{path}.tcp_routes"),
+                &server.tcp_routes,
+                clusters,
+                errs,
+            );
         }
     }
 }
@@ -166,7 +172,7 @@ fn check_virtual_hosts(
 }
 
 /// `*`, `*.example.com`, or a name without `*`.
-fn host_pattern(host: &str) -> Result<(), String> {
+pub(super) fn host_pattern(host: &str) -> Result<(), String> {
     let name = host.strip_prefix("*.").unwrap_or(host);
     if host == "*" {
         return Ok(());

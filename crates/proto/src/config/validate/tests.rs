@@ -270,3 +270,45 @@ fn route_metrics_need_a_name_and_status_ranges() {
         "{err}"
     );
 }
+
+#[test]
+fn tcp_routes_are_checked_where_they_are_written() {
+    let err = invalid(
+        "listeners: []
+services:
+  - name: db.test
+    ports:
+      - port: 443
+        protocol: tcp
+        tcp_routes:
+          - { sni: ['db.example.com:443'], backends: [{ cluster: db }] }
+          - { backends: [] }
+          - { backends: [{ cluster: nope }, { cluster: db, weight: 0, headers: { request: { remove: [a] } } }] }
+gateway_servers:
+  - port: 15012
+    tcp_routes: [{ sni: ['*.*.com'], backends: [{ cluster: db }] }]
+clusters:
+  - { name: db, endpoints: [] }
+",
+    );
+    for want in [
+        "services[0].ports[0].tcp_routes[0].sni[0]",
+        "services[0].ports[0].tcp_routes[1].backends",
+        "services[0].ports[0].tcp_routes[2].backends[0].cluster",
+        "services[0].ports[0].tcp_routes[2].backends[1].headers",
+        "gateway_servers[0].tcp_routes[0].sni[0]",
+    ] {
+        assert!(err.contains(want), "{want} missing from:\n{err}");
+    }
+    // A port with only tcp_routes has somewhere to send its traffic.
+    let ok = ProxyConfig::from_yaml(
+        "t.yaml",
+        "listeners: []
+services:
+  - name: db.test
+    ports: [{ port: 5432, protocol: tcp, tcp_routes: [{ backends: [{ cluster: db }] }] }]
+clusters: [{ name: db, endpoints: [] }]
+",
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+}

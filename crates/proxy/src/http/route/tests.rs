@@ -203,15 +203,18 @@ fn transparent_requests_fall_back_to_the_virtual_ip() {
 #[test]
 fn tcp_routes_by_virtual_ip_and_connect_authority() {
     let (ctx, snap) = setup("", Direction::Outbound, Some("198.18.0.11:3306"));
-    assert_eq!(target_port(&decide_tcp(&snap, &ctx, None).unwrap()), 1001);
+    assert_eq!(
+        target_port(&crate::tcp::decide_tcp(&snap, &ctx, None, None).unwrap()),
+        1001
+    );
 
     let (ctx, snap) = setup("", Direction::Outbound, None);
-    let d = decide_tcp(&snap, &ctx, Some(("reviews", 9080))).unwrap();
+    let d = crate::tcp::decide_tcp(&snap, &ctx, Some(("reviews", 9080)), None).unwrap();
     assert_eq!(target_port(&d), 1001, "catch-all route's backend");
-    let d = decide_tcp(&snap, &ctx, Some(("198.18.0.11", 3306))).unwrap();
+    let d = crate::tcp::decide_tcp(&snap, &ctx, Some(("198.18.0.11", 3306)), None).unwrap();
     assert_eq!(target_port(&d), 1001);
     assert!(
-        decide_tcp(&snap, &ctx, None).is_err(),
+        crate::tcp::decide_tcp(&snap, &ctx, None, None).is_err(),
         "explicit listener, no destination"
     );
 }

@@ -1,25 +1,35 @@
-//! Opaque TCP proxying: routed by destination, bytes relayed both ways with
+//! Opaque TCP proxying: routed by destination (and by the ClientHello's
+//! server name where routes ask for it), bytes relayed both ways with
 //! half-close preserved, counted as Istio's `istio_tcp_*` metrics.
+
+mod decide;
+mod routes;
+
+pub use decide::{decide_tcp, need_sni};
+pub use routes::TcpRoutes;
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use weft_proto::config::Direction;
 
 use crate::authz::{Attrs, Verdict};
+use crate::client_hello;
 use crate::errors::ResponseFlag;
 use crate::http::route;
+use crate::io::PrefixedIo;
 use crate::listen::ConnCtx;
 use crate::state::Snapshot;
 use crate::telemetry::{DeniedProtocol, PeerLabels, Reporter, ServiceLabels, TcpLabels};
 
 /// Serves a connection detected (or declared) as opaque.
-pub async fn serve<I>(io: I, ctx: Arc<ConnCtx>)
+pub async fn serve<I>(mut io: I, ctx: Arc<ConnCtx>)
 where
     I: AsyncRead + AsyncWrite + Unpin,
 {
@@ -39,7 +49,38 @@ where
             return;
         }
     }
-    let decision = match route::decide_tcp(&snap, &ctx, None) {
+    // Envoy's tls_inspector: only ports whose routes choose by server
+    // name wait for a ClientHello. A client that sends none in time is
+    // routed as one without SNI.
+    let mut prefix = Bytes::new();
+    let mut sni = None;
+    if need_sni(&snap, &ctx) {
+        drop(snap);
+        let deadline = tokio::time::Instant::now() + client_hello::HELLO_TIMEOUT;
+        match client_hello::read(&mut io, Bytes::new(), deadline).await {
+            Ok(hello) => {
+                prefix = hello.bytes;
+                sni = hello.sni;
+            }
+            Err(e) => {
+                tracing::debug!(peer = %ctx.peer, error = %e, "connection failed before its TLS ClientHello was read");
+                return;
+            }
+        }
+    } else {
+        drop(snap);
+    }
+    serve_routed(PrefixedIo::new(prefix, io), ctx, sni.as_deref()).await;
+}
+
+/// Routes a connection whose SNI (if its routes need one) is known, and
+/// relays it.
+pub async fn serve_routed<I>(io: I, ctx: Arc<ConnCtx>, sni: Option<&str>)
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    let snap = ctx.state.snapshot();
+    let decision = match decide_tcp(&snap, &ctx, None, sni) {
         Ok(d) => d,
         Err(e) => {
             tracing::info!(listener = %ctx.listener.name, peer = %ctx.peer, response_flags = %e.flag(), "{e}; closing TCP connection");
