@@ -258,17 +258,21 @@ fn matches(ms: &[RouteMatch]) -> String {
             Some(PathMatch::Regex(p)) => parts.push(format!("path~={p}")),
             None => {}
         }
+        let cond = |name: &str, value: &StringMatch| match value {
+            StringMatch::Exact(v) => format!("{name}={v}"),
+            StringMatch::Prefix(v) => format!("{name}^={v}"),
+            StringMatch::Regex(v) => format!("{name}~={v}"),
+            StringMatch::Present(true) => format!("has {name}"),
+            StringMatch::Present(false) => format!("no {name}"),
+        };
         if let Some(method) = &m.method {
-            parts.push(format!("method={method}"));
+            parts.push(cond("method", method));
+        }
+        if let Some(scheme) = &m.scheme {
+            parts.push(cond("scheme", scheme));
         }
         for h in &m.headers {
-            parts.push(match &h.value {
-                StringMatch::Exact(v) => format!("{}={v}", h.name),
-                StringMatch::Prefix(v) => format!("{}^={v}", h.name),
-                StringMatch::Regex(v) => format!("{}~={v}", h.name),
-                StringMatch::Present(true) => format!("has {}", h.name),
-                StringMatch::Present(false) => format!("no {}", h.name),
-            });
+            parts.push(cond(&h.name, &h.value));
         }
         if parts.is_empty() {
             "*".to_string()

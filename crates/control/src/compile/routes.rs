@@ -183,7 +183,8 @@ pub(super) fn request_match(m: &HttpMatchRequest) -> RouteMatch {
             StringMatch::Regex(s) => Some(PathMatch::Regex(s)),
             StringMatch::Present(_) => None,
         }),
-        method: m.method.as_ref().and_then(|v| v.exact.clone()),
+        method: m.method.as_ref().and_then(string_match),
+        scheme: m.scheme.as_ref().and_then(string_match),
         headers,
         authority: m.authority.as_ref().and_then(string_match),
         // Istio: an empty match (`{}`) asks only that the parameter appear.

@@ -127,8 +127,17 @@ pub struct HttpRoute {
 pub struct RouteMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathMatch>,
+    /// `GET` (exact), or a match: `{ prefix: P }`, `{ regex: "GET|HEAD" }`.
+    #[serde(
+        default,
+        with = "method_match",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub method: Option<StringMatch>,
+    /// `http` or `https`: the request's `:scheme`, else whether the
+    /// client's connection to this proxy was TLS it terminated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub scheme: Option<StringMatch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderMatch>,
     /// The Host / `:authority`, port included as sent.
@@ -224,5 +233,34 @@ impl Service {
     /// Every name clients may use for this service.
     pub fn all_hosts(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.name.as_str()).chain(self.hosts.iter().map(String::as_str))
+    }
+}
+
+/// A method condition written as a plain name means an exact match
+/// (`method: POST`), the common case, and is written back that way.
+mod method_match {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::StringMatch;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Name(String),
+        Match(StringMatch),
+    }
+
+    pub fn serialize<S: Serializer>(v: &Option<StringMatch>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(StringMatch::Exact(name)) => name.serialize(s),
+            other => other.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StringMatch>, D::Error> {
+        Ok(Option::<Written>::deserialize(d)?.map(|w| match w {
+            Written::Name(name) => StringMatch::Exact(name),
+            Written::Match(m) => m,
+        }))
     }
 }

@@ -194,11 +194,14 @@ impl Route {
     /// Istio: a route matches when any of its match blocks does; no match
     /// blocks means it matches everything. `Some(block)` says which block
     /// matched (`Some(None)`: the route has none).
-    fn matching<B>(&self, req: &Request<B>) -> Option<Option<&Match>> {
+    fn matching<B>(&self, req: &Request<B>, scheme: &str) -> Option<Option<&Match>> {
         if self.matches.is_empty() {
             return Some(None);
         }
-        self.matches.iter().find(|m| m.matches(req)).map(Some)
+        self.matches
+            .iter()
+            .find(|m| m.matches(req, scheme))
+            .map(Some)
     }
 
     /// Picks a backend cluster by weight.
@@ -222,10 +225,20 @@ impl Route {
 }
 
 /// The first route that matches, as Istio evaluates VirtualService rules.
-pub fn select<'a, B>(routes: &'a [Route], req: &Request<B>) -> Option<Selected<'a>> {
+/// `scheme` is the request's ([`scheme`]).
+pub fn select<'a, B>(routes: &'a [Route], req: &Request<B>, scheme: &str) -> Option<Selected<'a>> {
     routes
         .iter()
-        .find_map(|route| route.matching(req).map(|by| Selected { route, by }))
+        .find_map(|route| route.matching(req, scheme).map(|by| Selected { route, by }))
+}
+
+/// A request's scheme, as Envoy's `:scheme`: the one it carries (HTTP/2,
+/// absolute-form), else `https` when this proxy terminated the client's
+/// TLS and `http` when not (mesh mTLS between proxies does not count).
+pub fn scheme<'r, B>(req: &'r Request<B>, ctx: &ConnCtx) -> &'r str {
+    req.uri()
+        .scheme_str()
+        .unwrap_or(if ctx.client_tls { "https" } else { "http" })
 }
 
 // === impl Selected ===
@@ -286,7 +299,7 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
             .or_else(|| ctx.orig_dst.and_then(|a| snap.services.by_addr(a))),
     };
     if let Some(svc) = service {
-        return route_service_port(svc, req);
+        return route_service_port(svc, req, scheme(req, ctx));
     }
 
     let no_route = || ProxyError::NoRoute {
@@ -314,8 +327,12 @@ fn outbound<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Decis
     }
 }
 
-fn route_service_port<B>(svc: &ServicePort, req: &Request<B>) -> Result<Decision, ProxyError> {
-    let selected = select(&svc.routes, req).ok_or_else(|| ProxyError::NoRoute {
+fn route_service_port<B>(
+    svc: &ServicePort,
+    req: &Request<B>,
+    scheme: &str,
+) -> Result<Decision, ProxyError> {
+    let selected = select(&svc.routes, req, scheme).ok_or_else(|| ProxyError::NoRoute {
         authority: format!("{}:{} {}", svc.labels.service, svc.port, req.uri().path()),
     })?;
     let (target, actions) =

@@ -83,3 +83,52 @@ async fn authority_query_and_case_insensitive_conditions_pick_routes() {
         assert_eq!(rsp.json()["service"], want, "{host}{target}");
     }
 }
+
+#[tokio::test]
+async fn method_patterns_and_the_scheme_pick_routes() {
+    let secure = servers::http_echo("secure").await;
+    let reads = servers::http_echo("reads").await;
+    let writes = servers::http_echo("writes").await;
+    let deletes = servers::http_echo("deletes").await;
+    let fallback = servers::http_echo("fallback").await;
+    let yaml = config(&[
+        ("{ scheme: { exact: https } }", secure.addr),
+        ("{ method: { regex: \"GET|HEAD\" } }", reads.addr),
+        ("{ method: { prefix: P } }", writes.addr),
+        ("{ method: DELETE }", deletes.addr),
+    ]) + &format!(
+        "  - {{ name: fallback, endpoints: [{{ address: \"{}\" }}] }}\n",
+        fallback.addr
+    );
+    let proxy = TestProxy::start(&yaml).await;
+    // A plaintext HTTP/1.1 request's scheme is `http`.
+    let cases = [
+        ("GET", "reads"),
+        // The regex is anchored: GETX is not GET.
+        ("GETX", "fallback"),
+        ("POST", "writes"),
+        ("PATCH", "writes"),
+        ("DELETE", "deletes"),
+        ("OPTIONS", "fallback"),
+    ];
+    for (method, want) in cases {
+        let req = http::Request::builder()
+            .method(method)
+            .uri("/x")
+            .header("host", "match.test")
+            .body(client::empty())
+            .unwrap();
+        let rsp = send(&proxy, req).await;
+        assert_eq!(rsp.status, StatusCode::OK, "{method}");
+        assert_eq!(rsp.json()["service"], want, "{method}");
+    }
+    // HTTP/2 carries `:scheme`: https as the client wrote it.
+    let mut h2 = client::h2(proxy.listener("outbound")).await;
+    for (scheme, want) in [("https", "secure"), ("http", "reads")] {
+        let req = http::Request::get(format!("{scheme}://match.test/x"))
+            .body(client::empty())
+            .unwrap();
+        let rsp = client::collect(h2.send_request(req).await.unwrap()).await;
+        assert_eq!(rsp.json()["service"], want, "{scheme}");
+    }
+}

@@ -171,7 +171,7 @@ fn convert(m: &HttpRouteMatch) -> (Precedence, Vec<RouteMatch>) {
         .collect();
     let with = |path: PathMatch| RouteMatch {
         path: Some(path),
-        method: method.clone(),
+        method: method.clone().map(StringMatch::Exact),
         headers: headers.clone(),
         query: query.clone(),
         ..RouteMatch::default()

@@ -29,7 +29,7 @@ pub fn route_matches(m: &RequestMatch) -> Result<Vec<RouteMatch>, &'static str> 
     Ok(dnf(m)?
         .into_iter()
         .map(|c| RouteMatch {
-            method: c.method,
+            method: c.method.map(weft_proto::config::StringMatch::Exact),
             // linkerd2 matches `pathRegex` against the whole path, as
             // weft's path regexes do.
             path: c.path.map(PathMatch::Regex),

@@ -156,7 +156,10 @@ fn port_source_and_gateway_conditions_are_decided_per_caller() {
         1,
         "the gateway-only match is dropped for sidecars"
     );
-    assert_eq!(r[0].matches[0].method.as_deref(), Some("POST"));
+    assert_eq!(
+        r[0].matches[0].method,
+        Some(StringMatch::Exact("POST".into()))
+    );
     let (r, _) = routes(&f, 9080, &caller("default", &[("app", "details")]));
     assert_eq!(r.len(), 1, "not productpage: only the catch-all");
     let (r, _) = routes(&f, 9901, &caller("default", &[]));
@@ -187,4 +190,22 @@ fn presence_and_absence_of_headers() {
             },
         ]
     );
+}
+
+#[test]
+fn method_patterns_and_the_scheme_reach_the_proxy() {
+    let f = fixture(&vs("  - match:
+    - method: { regex: \"GET|HEAD\" }
+      scheme: { exact: https }
+    - method: { prefix: P }
+    - method: { exact: DELETE }
+    route: [{ destination: { host: reviews } }]
+"));
+    let (r, _) = routes(&f, 9080, &caller("default", &[]));
+    let m = &r[0].matches;
+    assert_eq!(m[0].method, Some(StringMatch::Regex("GET|HEAD".into())));
+    assert_eq!(m[0].scheme, Some(StringMatch::Exact("https".into())));
+    assert_eq!(m[1].method, Some(StringMatch::Prefix("P".into())));
+    assert_eq!(m[1].scheme, None);
+    assert_eq!(m[2].method, Some(StringMatch::Exact("DELETE".into())));
 }

@@ -456,7 +456,10 @@ fn http_routes_attach_by_section_and_port_and_sort_by_precedence() {
         ]
     );
     let weighted = &got[0].virtual_hosts[0].routes[1];
-    assert_eq!(weighted.matches[0].method.as_deref(), Some("GET"));
+    assert_eq!(
+        weighted.matches[0].method,
+        Some(weft_proto::config::StringMatch::Exact("GET".into()))
+    );
     assert_eq!(
         weighted.matches[1].path,
         Some(PathMatch::Prefix("/api/v1/".into()))

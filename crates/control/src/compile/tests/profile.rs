@@ -39,7 +39,7 @@ fn port_seen_from(yaml: &str, ns: &str) -> ServicePort {
 
 fn matching(method: Option<&str>, path: Option<&str>) -> RouteMatch {
     RouteMatch {
-        method: method.map(str::to_string),
+        method: method.map(|m| weft_proto::config::StringMatch::Exact(m.to_string())),
         path: path.map(|p| PathMatch::Regex(p.to_string())),
         ..RouteMatch::default()
     }

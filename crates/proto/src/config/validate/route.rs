@@ -139,6 +139,25 @@ fn check_match(path: &str, rm: &RouteMatch, errs: &mut Vec<ConfigError>) {
     if let Some(authority) = &rm.authority {
         check_string_match(&format!("{path}.authority"), authority, errs);
     }
+    // Every request has a method and a scheme: presence says nothing.
+    for (field, m) in [("method", &rm.method), ("scheme", &rm.scheme)] {
+        let Some(m) = m else { continue };
+        let at = format!("{path}.{field}");
+        match m {
+            StringMatch::Present(_) => errs.push(ConfigError::new(
+                at,
+                format!("every request has a {field}; match it by exact, prefix or regex"),
+            )),
+            // A method is an HTTP token, as a header name is.
+            StringMatch::Exact(v) if field == "method" && http_header_name_invalid(v) => {
+                errs.push(ConfigError::new(
+                    at,
+                    format!("{v:?} is not an HTTP method; write GET, POST, ..."),
+                ))
+            }
+            other => check_string_match(&at, other, errs),
+        }
+    }
     for (q, QueryMatch { name, value }) in rm.query.iter().enumerate() {
         let path = format!("{path}.query[{q}]");
         if name.is_empty() {

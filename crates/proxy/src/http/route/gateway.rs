@@ -35,7 +35,7 @@ pub fn decide<B>(snap: &Snapshot, ctx: &ConnCtx, req: &Request<B>) -> Result<Dec
             "{host} (no virtual host for it on gateway port {port})"
         )));
     };
-    let selected = select(&vh.routes, req).ok_or_else(|| {
+    let selected = select(&vh.routes, req, super::scheme(req, ctx)).ok_or_else(|| {
         no_route(format!(
             "{host}{} (no route of {} on gateway port {port} matches)",
             req.uri().path(),

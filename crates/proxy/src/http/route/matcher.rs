@@ -15,7 +15,9 @@ pub(crate) struct Match {
     /// Exact and prefix path conditions ignore ASCII case (Envoy's
     /// `case_sensitive: false`, which regexes ignore).
     ignore_case: bool,
-    method: Option<Method>,
+    method: Option<MethodMatcher>,
+    /// Against `http` / `https` (the caller passes the request's scheme).
+    scheme: Option<ValueMatcher>,
     headers: Vec<(HeaderName, ValueMatcher)>,
     /// Against the authority as sent (`:authority` / Host), port included.
     authority: Option<ValueMatcher>,
@@ -27,6 +29,13 @@ enum PathMatcher {
     Exact(String),
     Prefix(String),
     Regex(Regex),
+}
+
+#[derive(Debug)]
+enum MethodMatcher {
+    /// The common case, compared without looking at the method's text.
+    Is(Method),
+    Like(ValueMatcher),
 }
 
 #[derive(Debug)]
@@ -47,11 +56,13 @@ impl Match {
             Some(PathMatch::Prefix(p)) => Some(PathMatcher::Prefix(p.clone())),
             Some(PathMatch::Regex(re)) => Some(PathMatcher::Regex(full_match(re)?)),
         };
-        let method = cfg
-            .method
-            .as_deref()
-            .map(|m| Method::from_bytes(m.as_bytes()).map_err(|_| format!("bad method {m:?}")))
-            .transpose()?;
+        let method = match &cfg.method {
+            None => None,
+            Some(StringMatch::Exact(m)) => Some(MethodMatcher::Is(
+                Method::from_bytes(m.as_bytes()).map_err(|_| format!("bad method {m:?}"))?,
+            )),
+            Some(other) => Some(MethodMatcher::Like(ValueMatcher::compile(other)?)),
+        };
         let mut headers = Vec::with_capacity(cfg.headers.len());
         for h in &cfg.headers {
             let name = HeaderName::from_bytes(h.name.to_ascii_lowercase().as_bytes())
@@ -67,6 +78,7 @@ impl Match {
             path,
             ignore_case: cfg.path_ignore_case,
             method,
+            scheme: cfg.scheme.as_ref().map(ValueMatcher::compile).transpose()?,
             headers,
             authority: cfg
                 .authority
@@ -77,7 +89,8 @@ impl Match {
         })
     }
 
-    pub(crate) fn matches<B>(&self, req: &Request<B>) -> bool {
+    /// `scheme` is the request's: `http` or `https`.
+    pub(crate) fn matches<B>(&self, req: &Request<B>, scheme: &str) -> bool {
         let path = req.uri().path();
         let path_ok = match &self.path {
             None => true,
@@ -91,7 +104,11 @@ impl Match {
             Some(PathMatcher::Regex(re)) => re.is_match(path),
         };
         path_ok
-            && self.method.as_ref().is_none_or(|m| req.method() == m)
+            && self.method.as_ref().is_none_or(|m| match m {
+                MethodMatcher::Is(m) => req.method() == m,
+                MethodMatcher::Like(m) => m.matches(Some(req.method().as_str())),
+            })
+            && self.scheme.as_ref().is_none_or(|m| m.matches(Some(scheme)))
             && self
                 .headers
                 .iter()

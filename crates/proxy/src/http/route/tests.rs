@@ -289,7 +289,7 @@ clusters:
         ("/plain", false, false),
     ] {
         let req = Request::get(path).body(()).unwrap();
-        let (target, actions) = select(&sp.routes, &req)
+        let (target, actions) = select(&sp.routes, &req, "http")
             .unwrap()
             .dispatch(&req, 80)
             .unwrap();

@@ -23,7 +23,7 @@ fn request(uri: &str, host: Option<&str>) -> Request<()> {
 /// matches.
 fn check(cases: &[(serde_json::Value, &str, Option<&str>, bool)]) {
     for (m, uri, host, want) in cases {
-        let got = compile(m.clone()).matches(&request(uri, *host));
+        let got = compile(m.clone()).matches(&request(uri, *host), "http");
         assert_eq!(got, *want, "{m} vs {uri} (host {host:?})");
     }
 }
