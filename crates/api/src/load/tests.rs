@@ -181,7 +181,6 @@ spec: { jwtRules: [{ issuer: https://example.com }] }
         messages(&set),
         [
             "warning: test.yaml:6: spec.exportTo: weft does not implement `exportTo` here yet: it is checked, and otherwise ignored",
-            "warning: test.yaml:9: spec.http[0].match[0].method.prefix: weft does not implement `prefix` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:10: spec.http[0].match[0].withoutHeaders.x-test.exact: weft does not implement `exact` here yet: it is checked, and otherwise ignored",
             "warning: test.yaml:12: spec.http[0].retries.retryOn: weft does not retry on `http3-post-connect-failure` yet: that condition is left out",
             "warning: test.yaml:12: spec.http[0].retries.retryRemoteLocalities: weft does not implement `retryRemoteLocalities` here yet: it is checked, and otherwise ignored",
