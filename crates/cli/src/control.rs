@@ -37,6 +37,10 @@ pub struct Args {
     /// The longest workload certificate the CA signs.
     #[arg(long, default_value = "24h", value_parser = parse_duration)]
     workload_cert_ttl: Duration,
+    /// How often every connected proxy's metrics are scraped for the
+    /// golden metrics (`weft stat`, the dashboard).
+    #[arg(long, default_value = "5s", env = "WEFT_SCRAPE_INTERVAL", value_parser = parse_duration)]
+    scrape_interval: Duration,
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -69,6 +73,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         cacerts: args.cacerts,
         ca_dir,
         workload_cert_ttl: args.workload_cert_ttl,
+        scrape_interval: args.scrape_interval,
     })
     .await?;
     if let Some(path) = &args.bound_addresses_file {

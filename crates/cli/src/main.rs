@@ -12,6 +12,7 @@ mod demo;
 mod exec;
 mod get;
 mod proxies;
+mod stat;
 mod table;
 mod token;
 mod up;
@@ -54,6 +55,14 @@ enum Command {
     /// Issue a single-use bootstrap token that lets a proxy get the
     /// certificate of one workload identity.
     Token(token::Args),
+    /// Golden metrics of workloads or services: meshed proxies, success
+    /// rate, requests per second and latency percentiles.
+    Stat(stat::StatArgs),
+    /// Per-route golden metrics of a service (ServiceProfile routes).
+    Routes(stat::RoutesArgs),
+    /// Who calls whom: source → destination workloads, their identities,
+    /// and whether the traffic is mTLS.
+    Edges(stat::EdgesArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +91,9 @@ fn main() -> ExitCode {
         Command::ProxyStatus(args) => block_on(proxies::status(args)),
         Command::ProxyConfig(args) => block_on(proxies::config(args)),
         Command::Token(args) => block_on(token::run(args)),
+        Command::Stat(args) => block_on(stat::stat(args)),
+        Command::Routes(args) => block_on(stat::routes(args)),
+        Command::Edges(args) => block_on(stat::edges(args)),
     }
 }
 

@@ -42,6 +42,10 @@ pub struct MeshArgs {
     /// (ports under 1024 move up by 8000 without root: 80 → 8080).
     #[arg(long, default_value = "127.0.0.1")]
     pub ingress_address: IpAddr,
+    /// How often the control plane scrapes the proxies' metrics for the
+    /// golden metrics (`weft stat`, the dashboard).
+    #[arg(long, default_value = "5s", env = "WEFT_SCRAPE_INTERVAL", value_parser = crate::control::parse_duration)]
+    pub scrape_interval: std::time::Duration,
 }
 
 /// The mesh `weft get` and `weft exec` look for by default.
@@ -86,6 +90,7 @@ pub fn options(files: Vec<PathBuf>, args: &MeshArgs) -> Options {
         bin_dir: bin_dir(),
         trust_domain: weft_identity::DEFAULT_TRUST_DOMAIN.to_string(),
         ingress: args.ingress_address,
+        scrape_interval: args.scrape_interval,
     }
 }
 

@@ -71,6 +71,21 @@ async fn details_viewer_lets_only_productpage_get() {
         )
     };
     assert!(from("bookinfo-productpage", "200") >= 1.0, "{m}");
+    // Its proxy named the workload behind the identity (peer metadata
+    // exchange), which the certificate alone cannot.
+    assert!(
+        sum(
+            &m,
+            "istio_requests_total",
+            &[
+                ("reporter", "destination"),
+                ("source_workload", "bookinfo-productpage"),
+                ("source_canonical_service", "bookinfo-productpage"),
+                ("response_code", "200"),
+            ],
+        ) >= 1.0,
+        "{m}"
+    );
     assert!(from("bookinfo-productpage", "403") >= 1.0, "{m}");
     assert!(from("bookinfo-reviews", "403") >= 1.0, "{m}");
     assert_eq!(

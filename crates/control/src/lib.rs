@@ -9,4 +9,5 @@ pub mod model;
 pub mod run;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod views;

@@ -12,6 +12,7 @@ use crate::ca::{Authority, CaService};
 use crate::compile::{Compiler, DEBOUNCE};
 use crate::server::{ConfigServer, Registry};
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 
 /// How often watched files are checked for edits: well inside the second
 /// an edit may take to reach the proxies.
@@ -40,7 +41,14 @@ pub struct Settings {
     pub ca_dir: PathBuf,
     /// The longest workload certificate the CA signs (24 h).
     pub workload_cert_ttl: Duration,
+    /// How often every connected proxy's metrics are scraped for the
+    /// golden metrics (`SCRAPE_INTERVAL`).
+    pub scrape_interval: Duration,
 }
+
+/// How often proxies' metrics are scraped by default: two slots fill the
+/// shortest window (10 s).
+pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Where a started control plane listens (ports may have been 0).
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -72,6 +80,8 @@ pub struct Running {
     pub compiler: Arc<Compiler>,
     pub registry: Arc<Registry>,
     pub authority: Arc<Authority>,
+    /// The mesh's rolling golden metrics.
+    pub telemetry: Arc<Telemetry>,
     /// The PEM file proxies need to trust the control plane
     /// (`control_plane.ca_bundle`).
     pub trust_bundle: PathBuf,
@@ -138,12 +148,19 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             tracing::error!("config stream failed: {e}");
         }
     }));
+    let telemetry = Arc::new(Telemetry::new(settings.scrape_interval));
     let api = Api {
         store: store.clone(),
         registry: registry.clone(),
         authority: authority.clone(),
         compiler: compiler.clone(),
+        telemetry: telemetry.clone(),
     };
+    tasks.push(tokio::spawn(crate::telemetry::run(
+        telemetry.clone(),
+        registry.clone(),
+        stopped.clone(),
+    )));
     let mut s = stopped;
     tasks.push(tokio::spawn(async move {
         let shutdown = async move {
@@ -167,6 +184,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         compiler,
         registry,
         authority,
+        telemetry,
         trust_bundle,
         stop,
         tasks,

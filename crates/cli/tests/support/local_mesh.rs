@@ -83,7 +83,9 @@ impl LocalMesh {
                 "--grpc-address",
                 "127.0.0.1:0",
             ])
-            .args(["--ingress-address", &ingress]);
+            .args(["--ingress-address", &ingress])
+            // Golden metrics within a second or two of the traffic.
+            .args(["--scrape-interval", "1s"]);
         for f in files {
             cmd.arg("-f").arg(f);
         }
@@ -127,7 +129,9 @@ impl LocalMesh {
         let mut cmd = Command::new(WEFT);
         cmd.args(args);
         match args.first() {
-            Some(&"apply") | Some(&"delete") => cmd.args(["--control", &self.api()]),
+            Some(&"apply" | &"delete" | &"stat" | &"routes" | &"edges") => {
+                cmd.args(["--control", &self.api()])
+            }
             _ => cmd.args(["--mesh", &self.name]),
         };
         let out = cmd.output().unwrap();
@@ -147,7 +151,7 @@ impl LocalMesh {
         self.weft(&["delete", "-f", file.to_str().unwrap()]);
     }
 
-    fn api(&self) -> String {
+    pub fn api(&self) -> String {
         let dir = self.state_dir();
         let v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("mesh.json")).unwrap()).unwrap();

@@ -12,6 +12,7 @@
 //! | GET | `/api/v1/proxies/{id}/config` | what one proxy holds (by node id or workload name) |
 //! | POST | `/api/v1/tokens` | `{namespace, serviceAccount, ttlSeconds?}`: a single-use bootstrap token (loopback callers only) |
 //! | GET | `/api/v1/trust-bundle` | the CA's roots, PEM |
+//! | GET | `/api/v1/stat?kind=workload\|service\|route\|edge&namespace=&name=&window=1m` | golden metrics rows (`telemetry/`) |
 //! | GET | `/metrics` | the CA's counters (`weft_ca_*`) |
 
 mod identity;
@@ -40,6 +41,7 @@ pub struct Api {
     pub registry: Arc<Registry>,
     pub authority: Arc<crate::ca::Authority>,
     pub compiler: Arc<crate::compile::Compiler>,
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 /// One service as `weft get services` shows it.
@@ -107,8 +109,21 @@ impl Api {
             .route("/api/v1/proxies/{id}/config", get(proxy_config))
             .route("/api/v1/tokens", post(identity::issue_token))
             .route("/api/v1/trust-bundle", get(identity::trust_bundle))
+            .route("/api/v1/stat", get(stat))
             .route("/metrics", get(identity::metrics))
             .with_state(self)
+    }
+}
+
+/// Golden metrics rows (`weft stat`, `routes`, `edges`): 400 naming the
+/// problem for a bad window.
+async fn stat(
+    State(api): State<Api>,
+    axum::extract::Query(q): axum::extract::Query<crate::telemetry::StatQuery>,
+) -> Response {
+    match api.telemetry.stat(&q) {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Options {
     pub trust_domain: String,
     /// Where ingress gateways listen (each on its Gateway's port numbers).
     pub ingress: IpAddr,
+    /// How often the control plane scrapes the proxies' metrics.
+    pub scrape_interval: std::time::Duration,
 }
 
 /// Why the mesh did not come up.
@@ -198,6 +200,7 @@ async fn start_control(
         cacerts: None,
         ca_dir: dir.join("ca"),
         workload_cert_ttl: CERT_TTL,
+        scrape_interval: opts.scrape_interval,
     })
     .await?;
     if let Some(r) = &running.store.status().rejected {

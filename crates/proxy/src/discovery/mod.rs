@@ -100,6 +100,7 @@ pub fn node(
             })
             .collect(),
         proxy_version: env!("CARGO_PKG_VERSION").to_string(),
+        metrics_address: bound.metrics.map(|a| a.to_string()).unwrap_or_default(),
     }
 }
 

@@ -68,6 +68,11 @@ impl Exchange {
         &self.ctx
     }
 
+    /// The caller, as its proxy named it (`peer.rs`).
+    pub fn set_source(&mut self, source: Arc<PeerLabels>) {
+        self.labels.source = source;
+    }
+
     pub fn set_service(&mut self, service: Arc<ServiceLabels>) {
         self.labels.service = service;
     }

@@ -15,7 +15,7 @@ use super::body::{ClientBody, RequestBody, ResponseBody};
 use super::exchange::Exchange;
 use super::headers::{is_grpc, is_upgrade, set_upstream_target, strip_hop_by_hop};
 use super::route::Target;
-use super::{authorize, respond, retry, route, tunnel};
+use super::{authorize, peer, respond, retry, route, tunnel};
 use crate::errors::{ProxyError, ResponseFlag};
 use crate::listen::ConnCtx;
 use crate::upstream::HttpVersion;
@@ -32,6 +32,11 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     let snap = ctx.state.snapshot();
     let grpc = is_grpc(&req);
     let mut ex = Exchange::new(ctx.clone(), &snap, start, grpc);
+    if ctx.listener.direction == Direction::Inbound
+        && let Some(source) = peer::take_inbound(&ctx, req.headers_mut())
+    {
+        ex.set_source(source);
+    }
 
     if ctx.listener.direction == Direction::Inbound
         && !snap.authz.is_empty()
@@ -78,6 +83,10 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
         Ok(up) => up,
         Err(e) => return edited(respond::error(ex, grpc, e), &actions),
     };
+    if ctx.listener.direction != Direction::Inbound {
+        let meshed = up.endpoint.is_meshed();
+        peer::set_outbound(req.headers_mut(), meshed, snap.peer_header.as_ref());
+    }
     drop(snap);
     ex.set_upstream_peer(&up.endpoint.labels);
     let in_flight = match up.endpoint.admit() {

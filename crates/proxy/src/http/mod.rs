@@ -9,6 +9,7 @@ mod exchange;
 mod forward;
 mod headers;
 mod mirror;
+pub(crate) mod peer;
 pub(crate) mod rate_limit;
 mod respond;
 mod retry;

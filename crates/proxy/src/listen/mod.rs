@@ -58,6 +58,9 @@ pub struct ConnCtx {
     /// Held while any work for this connection (including upgraded
     /// tunnels) is in flight, so a drain waits for it.
     pub drain: drain::Watch,
+    /// The workload an mTLS peer's proxy said it speaks for, and the
+    /// source labels that makes (`http::peer`), once known.
+    pub peer_meta: Arc<std::sync::OnceLock<(http::HeaderValue, Arc<PeerLabels>)>>,
 }
 
 // === impl ListenerRt ===
@@ -217,6 +220,7 @@ async fn handle(
         peer_labels: None,
         client_tls: false,
         drain,
+        peer_meta: Default::default(),
     });
     serve_conn(sock, ctx).await;
 }

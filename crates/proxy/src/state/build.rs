@@ -169,6 +169,7 @@ impl Snapshot {
             peer_authentication: config.peer_authentication.clone().unwrap_or_default(),
             outbound_policy: config.outbound_policy,
             config,
+            peer_header: crate::http::peer::header_for(&node),
             node,
             unknown_peer,
             unknown_service: Arc::new(ServiceLabels::unknown()),

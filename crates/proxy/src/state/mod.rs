@@ -48,6 +48,8 @@ pub struct Snapshot {
     pub config: Arc<ProxyConfig>,
     /// This workload's labels.
     pub node: Arc<PeerLabels>,
+    /// `node` as the peer metadata header says it (`http::peer`).
+    pub peer_header: Option<http::HeaderValue>,
     pub unknown_peer: Arc<PeerLabels>,
     pub unknown_service: Arc<ServiceLabels>,
     pub services: ServiceTable,

@@ -134,6 +134,35 @@ impl PeerLabels {
         .hashed()
     }
 
+    /// These identity labels with the workload, app and version a peer's
+    /// proxy named (`workload=a;app=b;version=c`, `peer.rs`); namespace
+    /// and principal stay the identity's.
+    pub fn with_metadata(&self, header: &str) -> Self {
+        let mut out = Self { ..self.clone() };
+        for (k, v) in header.split(';').filter_map(|kv| kv.split_once('=')) {
+            let v = v.trim();
+            if v.is_empty() {
+                continue;
+            }
+            match k.trim() {
+                "workload" => out.workload = Arc::from(v),
+                "app" => out.app = Arc::from(v),
+                "version" => out.version = Arc::from(v),
+                _ => {}
+            }
+        }
+        let app = if &*out.app != UNKNOWN {
+            &out.app
+        } else {
+            &out.workload
+        };
+        out.canonical_service = app.clone();
+        if &*out.version != UNKNOWN {
+            out.canonical_revision = out.version.clone();
+        }
+        out.hashed()
+    }
+
     pub fn from_meta(meta: &WorkloadMeta) -> Self {
         let val = |v: Option<&str>| Arc::<str>::from(v.unwrap_or(UNKNOWN));
         let app = meta.app.as_deref().or(meta.workload.as_deref());

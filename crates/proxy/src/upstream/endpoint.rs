@@ -96,6 +96,11 @@ impl Endpoint {
         self
     }
 
+    /// Reached over mesh mTLS: a sidecar (or gateway) of the mesh.
+    pub fn is_meshed(&self) -> bool {
+        matches!(&self.transport, super::Transport::Tls(t) if matches!(t.key, super::TlsKey::Mesh(_)))
+    }
+
     pub fn limits(&self) -> Option<&Arc<Limits>> {
         self.limits.as_ref()
     }

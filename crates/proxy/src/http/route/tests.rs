@@ -80,6 +80,7 @@ fn setup(
         peer_labels: None,
         client_tls: false,
         drain: watch,
+        peer_meta: Default::default(),
     });
     (ctx, snap)
 }

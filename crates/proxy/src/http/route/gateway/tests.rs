@@ -63,6 +63,7 @@ fn ctx_for(listener: &str) -> (Arc<ConnCtx>, Arc<crate::state::Snapshot>) {
         peer_labels: None,
         client_tls: false,
         drain: watch,
+        peer_meta: Default::default(),
     });
     (ctx, snap)
 }

@@ -1,0 +1,183 @@
+//! Golden metrics end to end (`weft up`, explicit mode): the control plane
+//! scrapes every sidecar, and `weft stat`, `weft routes` and `weft edges`
+//! show success rate, RPS and latency per workload, service, route and
+//! edge, with the caller's identity and whether it came over mTLS.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::local_mesh::LocalMesh;
+
+/// `flaky` failing one request in five, a `client`, and a profile
+/// naming flaky's routes.
+fn files(dir: &Path) -> PathBuf {
+    let mesh = dir.join("mesh.yaml");
+    std::fs::write(
+        &mesh,
+        "apiVersion: weft.dev/v1alpha1
+kind: Workload
+metadata: { name: flaky, labels: { app: flaky } }
+spec:
+  command: [weft-sample, flaky, --listen, \"$(WEFT_LISTEN)\", --fail-percent, \"20\", --status, \"500\"]
+  ports: [{ port: 9080 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: flaky }
+spec:
+  selector: { app: flaky }
+  ports: [{ name: http, port: 9080 }]
+---
+apiVersion: weft.dev/v1alpha1
+kind: Workload
+metadata: { name: client, labels: { app: client } }
+spec:
+  command: [weft-sample, echo, --http, \"$(WEFT_LISTEN)\"]
+  ports: [{ port: 8080 }]
+---
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: { name: flaky.default.svc.cluster.local }
+spec:
+  routes:
+  - name: GET /books
+    condition: { method: GET, pathRegex: /books }
+",
+    )
+    .unwrap();
+    mesh
+}
+
+fn json(mesh: &LocalMesh, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    serde_json::from_str(&mesh.weft(&all)).unwrap()
+}
+
+/// Polls `args` until a row satisfies `ok` (the scrape runs every second).
+fn row_where(
+    mesh: &LocalMesh,
+    args: &[&str],
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = json(mesh, args);
+        if let Some(r) = rows.iter().find(|r| ok(r)) {
+            return r.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "weft {args:?} never showed it: {rows:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn stat_routes_and_edges_show_the_golden_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = LocalMesh::up("stat", &[files(dir.path())]);
+    // Wait for the client's sidecar to know flaky, then send 100 requests
+    // to the profile's route (a fifth fail) and 20 that match no route.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mesh
+        .get_from("client", "http://flaky:9080/other", &[])
+        .status
+        == 503
+        && Instant::now() < deadline
+    {}
+    let mut failed = 0;
+    for _ in 0..100 {
+        if mesh
+            .get_from("client", "http://flaky:9080/books", &[])
+            .status
+            != 200
+        {
+            failed += 1;
+        }
+    }
+    for _ in 0..20 {
+        mesh.get_from("client", "http://flaky:9080/other", &[]);
+    }
+    assert!((5..=35).contains(&failed), "{failed} of 100 failed");
+
+    // Workloads: flaky received them, as its own sidecar counted.
+    let flaky = row_where(&mesh, &["stat", "deploy"], |r| {
+        r["name"] == "flaky" && r["requests"].as_u64().unwrap_or(0) >= 120
+    });
+    assert_eq!(flaky["namespace"], "default");
+    assert_eq!(flaky["meshed"], 1);
+    let sr = flaky["success_rate"].as_f64().unwrap();
+    assert!((0.6..0.97).contains(&sr), "success rate {sr}");
+    assert!(flaky["rps"].as_f64().unwrap() > 0.0);
+    let (p50, p99) = (
+        flaky["p50_ms"].as_f64().unwrap(),
+        flaky["p99_ms"].as_f64().unwrap(),
+    );
+    assert!(p50 > 0.0 && p50 <= p99, "p50 {p50} p99 {p99}");
+    // The client, meshed and not called, is listed too.
+    let rows = json(&mesh, &["stat", "deploy", "client"]);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["meshed"], 1);
+
+    // Services: as the callers' sidecars counted.
+    let svc = row_where(&mesh, &["stat", "svc", "flaky", "-n", "default"], |r| {
+        r["requests"].as_u64().unwrap_or(0) >= 120
+    });
+    assert_eq!(svc["name"], "flaky.default.svc.cluster.local");
+
+    // Routes: the profile's route by name, its failures its own.
+    let books = row_where(&mesh, &["routes", "flaky"], |r| {
+        r["name"] == "GET /books" && r["requests"].as_u64().unwrap_or(0) >= 100
+    });
+    let want = (100 - failed) as f64 / 100.0;
+    assert!(
+        (books["success_rate"].as_f64().unwrap() - want).abs() < 1e-9,
+        "{books:#?} (want {want})"
+    );
+
+    // Edges: client → flaky, over mTLS, with the client's identity.
+    let edge = row_where(&mesh, &["edges", "flaky"], |r| r["name"] == "flaky");
+    assert_eq!(edge["source"], "default/client");
+    assert_eq!(edge["secured"], true);
+    assert_eq!(
+        edge["source_identity"],
+        "spiffe://cluster.local/ns/default/sa/default"
+    );
+
+    // The tables people read.
+    let table = mesh.weft(&["stat", "deploy", "-n", "default"]);
+    assert!(table.starts_with("NAMESPACE"), "{table}");
+    assert!(
+        table.contains("MESHED") && table.contains("LATENCY_P99"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("flaky") && l.contains("1/1") && l.contains('%')),
+        "{table}"
+    );
+    let edges = mesh.weft(&["edges", "flaky", "-o", "wide"]);
+    assert!(
+        edges
+            .lines()
+            .any(|l| l.contains("client") && l.contains('√')),
+        "{edges}"
+    );
+    // A bad window is refused with what to write.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["stat", "deploy", "-t", "2h", "--control", &mesh.api()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("10s, 1m or 10m"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
