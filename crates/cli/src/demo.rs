@@ -194,6 +194,9 @@ fn print_welcome(args: &Args, mesh: &Up, page: &str, try_dir: &Path, took: Durat
         "  weft exec{mesh_flag} productpage -- curl -s http://ratings:9080/ratings/0\n      a call from inside a pod, by service name, through its sidecar"
     );
     println!(
+        "  weft stat deploy{control_flag}\n      each workload's success rate, requests per second and latency (also: weft stat svc, weft edges)"
+    );
+    println!(
         "  weft get services{mesh_flag}\n      services, their addresses and the pods behind them (more routing samples in {})",
         try_dir.display()
     );
