@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages: iptables and
 # iproute2 for the transparent-interception tests in network namespaces,
-# tcpdump for the test that captures proxy-to-proxy traffic on the wire.
+# tcpdump for the test that captures proxy-to-proxy traffic on the wire,
+# prometheus for the test that scrapes a running mesh with a real one.
 # Tests that need them check for them and fail loudly when absent.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ need=()
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

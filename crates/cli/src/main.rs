@@ -63,6 +63,9 @@ enum Command {
     /// Who calls whom: source → destination workloads, their identities,
     /// and whether the traffic is mTLS.
     Edges(stat::EdgesArgs),
+    /// Print a Prometheus config that scrapes every proxy of the mesh
+    /// (the control plane lists them as Prometheus HTTP SD targets).
+    PrometheusConfig(stat::PrometheusArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +97,13 @@ fn main() -> ExitCode {
         Command::Stat(args) => block_on(stat::stat(args)),
         Command::Routes(args) => block_on(stat::routes(args)),
         Command::Edges(args) => block_on(stat::edges(args)),
+        Command::PrometheusConfig(args) => match stat::prometheus_config(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -54,6 +54,32 @@ pub struct EdgesArgs {
     common: Common,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct PrometheusArgs {
+    /// How often Prometheus scrapes the proxies (and asks the control
+    /// plane which there are).
+    #[arg(long, default_value = "15s")]
+    interval: String,
+    /// The control plane's HTTP API, which lists the proxies.
+    #[arg(long, env = "WEFT_CONTROL", default_value = DEFAULT_CONTROL)]
+    control: String,
+}
+
+/// Prints a Prometheus config that scrapes every proxy of the mesh.
+pub fn prometheus_config(args: PrometheusArgs) -> Result<(), Error> {
+    weft_control::telemetry::Window::parse(&args.interval).map_err(|_| {
+        format!(
+            "--interval {:?}: write a duration such as 15s or 1m",
+            args.interval
+        )
+    })?;
+    print!(
+        "{}",
+        weft_control::api::prometheus::config(&args.control, &args.interval)
+    );
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Resource {
     #[value(

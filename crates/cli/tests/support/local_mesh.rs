@@ -129,7 +129,7 @@ impl LocalMesh {
         let mut cmd = Command::new(WEFT);
         cmd.args(args);
         match args.first() {
-            Some(&"apply" | &"delete" | &"stat" | &"routes" | &"edges") => {
+            Some(&"apply" | &"delete" | &"stat" | &"routes" | &"edges" | &"prometheus-config") => {
                 cmd.args(["--control", &self.api()])
             }
             _ => cmd.args(["--mesh", &self.name]),

@@ -18,7 +18,7 @@ mod series;
 pub mod text;
 
 pub use query::{StatKind, StatQuery, StatRow, Window};
-pub use scrape::run;
+pub use scrape::{metrics_addr, run};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
