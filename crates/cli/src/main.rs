@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod analyze;
 mod apply;
+mod check;
 mod client;
 mod control;
 mod demo;
@@ -66,6 +67,9 @@ enum Command {
     /// Print a Prometheus config that scrapes every proxy of the mesh
     /// (the control plane lists them as Prometheus HTTP SD targets).
     PrometheusConfig(stat::PrometheusArgs),
+    /// Health checks of a running mesh: control plane, CA, config in
+    /// force, proxy sync and workload certificates.
+    Check(check::Args),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +101,18 @@ fn main() -> ExitCode {
         Command::Stat(args) => block_on(stat::stat(args)),
         Command::Routes(args) => block_on(stat::routes(args)),
         Command::Edges(args) => block_on(stat::edges(args)),
+        Command::Check(args) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match rt {
+                Ok(rt) => rt.block_on(check::run(args)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::PrometheusConfig(args) => match stat::prometheus_config(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

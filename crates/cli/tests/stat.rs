@@ -169,6 +169,42 @@ fn stat_routes_and_edges_show_the_golden_metrics() {
             .any(|l| l.contains("client") && l.contains('√')),
         "{edges}"
     );
+    // `weft check`: all well, every proxy synced, its certificate current.
+    let check = mesh.weft(&["check"]);
+    for want in [
+        "√ the control plane answers",
+        "√ the CA's signing certificate is valid",
+        "√ every proxy holds its current config: 2 synced",
+        "√ workload certificates are valid: 2 current",
+        "Status check results are √",
+    ] {
+        assert!(check.contains(want), "{want:?} missing from:\n{check}");
+    }
+    // A refused change (an edit to a watched file) fails the check,
+    // saying why and what to do; the config before it stays in force.
+    let file = dir.path().join("mesh.yaml");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: bad }\nspec: { hosts: [flaky] }\n");
+    std::fs::write(&file, text).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["check", "--control", &mesh.api()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            assert!(text.contains("× the last change was accepted"), "{text}");
+            assert!(text.contains("no routes"), "{text}");
+            assert!(text.contains("see: fix the files"), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the refusal never showed:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // A bad window is refused with what to write.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(["stat", "deploy", "-t", "2h", "--control", &mesh.api()])

@@ -129,9 +129,10 @@ impl LocalMesh {
         let mut cmd = Command::new(WEFT);
         cmd.args(args);
         match args.first() {
-            Some(&"apply" | &"delete" | &"stat" | &"routes" | &"edges" | &"prometheus-config") => {
-                cmd.args(["--control", &self.api()])
-            }
+            Some(
+                &"apply" | &"delete" | &"stat" | &"routes" | &"edges" | &"prometheus-config"
+                | &"check",
+            ) => cmd.args(["--control", &self.api()]),
             _ => cmd.args(["--mesh", &self.name]),
         };
         let out = cmd.output().unwrap();

@@ -12,10 +12,12 @@
 //! | GET | `/api/v1/proxies/{id}/config` | what one proxy holds (by node id or workload name) |
 //! | POST | `/api/v1/tokens` | `{namespace, serviceAccount, ttlSeconds?}`: a single-use bootstrap token (loopback callers only) |
 //! | GET | `/api/v1/trust-bundle` | the CA's roots, PEM |
+//! | GET | `/api/v1/check` | health checks of the running mesh (`weft check`) |
 //! | GET | `/api/v1/prometheus/targets` | every proxy as a Prometheus HTTP SD target group |
 //! | GET | `/api/v1/stat?kind=workload\|service\|route\|edge&namespace=&name=&window=1m` | golden metrics rows (`telemetry/`) |
 //! | GET | `/metrics` | the CA's counters (`weft_ca_*`) |
 
+pub mod check;
 mod identity;
 pub mod prometheus;
 
@@ -112,6 +114,7 @@ impl Api {
             .route("/api/v1/tokens", post(identity::issue_token))
             .route("/api/v1/trust-bundle", get(identity::trust_bundle))
             .route("/api/v1/stat", get(stat))
+            .route("/api/v1/check", get(check::checks))
             .route("/api/v1/prometheus/targets", get(prometheus::targets))
             .route("/metrics", get(identity::metrics))
             .with_state(self)

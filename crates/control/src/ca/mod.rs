@@ -7,7 +7,7 @@ mod metrics;
 mod serving;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tonic::{Request, Response, Status};
 use weft_identity::{Ca, SpiffeId, Tokens};
@@ -47,6 +47,9 @@ pub struct Authority {
     pub metrics: Arc<CaMetrics>,
     /// The longest lifetime handed out (the `--workload-cert-ttl` flag).
     pub max_ttl: Duration,
+    /// The latest certificate issued to each identity (its validity), for
+    /// `weft check`: one entry per identity, however often it renews.
+    pub issued: parking_lot::Mutex<std::collections::HashMap<String, (SystemTime, SystemTime)>>,
 }
 
 // === impl Authority ===
@@ -67,6 +70,7 @@ impl Authority {
             tokens: Arc::new(Tokens::default()),
             metrics: Arc::new(CaMetrics::default()),
             max_ttl,
+            issued: Default::default(),
         });
         Ok((authority, serving))
     }
@@ -82,6 +86,9 @@ impl Authority {
             "csr_pem is not a PEM `CERTIFICATE REQUEST`".into(),
         ))?;
         let issued = self.ca.sign(&der, id, ttl).map_err(Refusal::from)?;
+        self.issued
+            .lock()
+            .insert(id.to_string(), (issued.not_before, issued.not_after));
         Ok(SignResponse {
             cert_chain_pem: issued.chain_pem(),
             trust_bundle_pem: self.ca.bundle().to_pem().to_string(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::HeaderValue;
+use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 use weft_proto::config::{Direction, UpstreamProtocol};
@@ -22,8 +22,10 @@ use crate::upstream::HttpVersion;
 
 /// Marks a request the caller's proxy upgraded from HTTP/1.1 to HTTP/2, so
 /// the callee's proxy hands it to the app as HTTP/1.1 again (Linkerd's
-/// `l5d-orig-proto`). Only honoured inbound; stripped everywhere.
-pub const ORIG_PROTO_HEADER: &str = "weft-orig-proto";
+/// `l5d-orig-proto`). Only honoured inbound; stripped everywhere. A
+/// `HeaderName`, not a `&str`: inserting a custom name given as a `&str`
+/// copies it into a new allocation on every request.
+pub const ORIG_PROTO_HEADER: HeaderName = HeaderName::from_static("weft-orig-proto");
 
 /// Handles one request from a client; never fails: proxy errors become
 /// responses that say what went wrong.
