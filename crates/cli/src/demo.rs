@@ -172,7 +172,7 @@ fn print_welcome(args: &Args, mesh: &Up, page: &str, try_dir: &Path, took: Durat
     );
     println!("  product page (through the ingress gateway)  {page}");
     if let Some(api) = s.api {
-        println!("  control plane API                           http://{api}/api/v1/services");
+        println!("  dashboard (golden metrics, graph, config)   http://{api}/");
     }
     println!();
     crate::get::print_pods(&s.pods);

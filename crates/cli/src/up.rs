@@ -116,7 +116,7 @@ pub fn print_summary(mesh: &Up) {
         n => format!(" and {n} ingress gateways"),
     };
     println!(
-        "\nweft up: {} pods{and_gateways} in {} mode; control plane API http://{}",
+        "\nweft up: {} pods{and_gateways} in {} mode; dashboard and API on http://{}/",
         s.pods.len() - gateways,
         s.mode,
         s.api.map(|a| a.to_string()).unwrap_or_default()

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod ca;
 pub mod compile;
+pub mod dashboard;
 pub mod model;
 pub mod run;
 pub mod server;

@@ -3,6 +3,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
+//! | GET | `/` | the web dashboard (`dashboard.rs`) |
 //! | GET | `/healthz` | `ok` |
 //! | GET | `/api/v1/config` | the config in force: counts, files, findings, the last refusal |
 //! | POST | `/api/v1/apply` | `{name, text}`: add or replace resources; 422 with findings when refused |
@@ -117,6 +118,7 @@ impl Api {
             .route("/api/v1/check", get(check::checks))
             .route("/api/v1/prometheus/targets", get(prometheus::targets))
             .route("/metrics", get(identity::metrics))
+            .merge(crate::dashboard::routes())
             .with_state(self)
     }
 }

@@ -146,6 +146,7 @@ impl Store {
     pub fn poll_files(&self) -> bool {
         let mut inner = self.inner.lock();
         if !inner.poll_sources() {
+            self.recheck_selectors(&mut inner);
             return false;
         }
         self.judge_sources(&mut inner);
@@ -244,15 +245,41 @@ impl Store {
         })
     }
 
+    /// A selector the analysis found matching no workload may match a
+    /// proxy that connected since (a `weft up` gateway connects after its
+    /// Gateway is loaded): re-analyze the set in force then, so `weft
+    /// check` and the dashboard do not show a stale warning. Costs nothing
+    /// while no such warning stands.
+    fn recheck_selectors(&self, inner: &mut Inner) {
+        const CODE: &str = "selector-matches-nothing";
+        if !inner.status.findings.iter().any(|f| f.code == CODE) {
+            return;
+        }
+        let running = self.running();
+        if running == inner.running {
+            return;
+        }
+        inner.running = running;
+        let texts = inner.candidate(Latest::Good, None, None);
+        if let Ok((_, findings)) = inner.evaluate("files", texts) {
+            inner.status.findings = findings;
+            self.publish(inner);
+        }
+    }
+
+    /// Connected workloads, sorted (so two lists compare equal).
     fn running(&self) -> Vec<weft_api::analyze::Workload> {
-        self.compiler
+        let mut out: Vec<_> = self
+            .compiler
             .proxies()
             .iter()
             .map(|n| {
                 let caller = crate::compile::caller_of(n);
                 (caller.namespace, caller.labels)
             })
-            .collect()
+            .collect();
+        out.sort();
+        out
     }
 
     /// Puts a validated set in force.
