@@ -86,6 +86,22 @@ fn an_http_route_on_the_service_then_a_traffic_split_route_reviews() {
     let seen = reviews_split(&mesh, 40);
     assert_eq!(seen.keys().collect::<Vec<_>>(), ["reviews-v2"], "{seen:?}");
 
+    // `weft routes` counts the HTTPRoute's rule by name (the control
+    // plane scrapes every second in tests).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_str(&mesh.weft(&["routes", "reviews", "-o", "json"])).unwrap();
+        if rows
+            .iter()
+            .any(|r| r["name"] == "default/reviews/0" && r["requests"].as_u64().unwrap_or(0) >= 40)
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{rows:#?}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
     // With a route attached only the routes apply: a path no rule
     // matches finds no route.
     let other = mesh.get_from("productpage-v1", "http://reviews:9080/health", &[]);

@@ -28,7 +28,7 @@ use weft_api::kinds::Spec;
 use weft_api::kinds::gateway_api::ParentReference;
 use weft_api::kinds::gateway_api::common::BackendRef;
 use weft_api::{Resource, host};
-use weft_proto::config::{Backend, DirectResponse, HttpRoute};
+use weft_proto::config::{Backend, DirectResponse, HttpRoute, RouteMetrics};
 
 use super::gateway::http_route;
 use super::gateway::{port_number, use_cluster};
@@ -127,7 +127,21 @@ impl Attached<'_> {
         }
         http_route::sort(&mut entries);
         grpc::sort(&mut grpc);
-        let mut routes: Vec<HttpRoute> = entries.into_iter().map(|e| e.route).collect();
+        // Each HTTPRoute rule is counted under its name
+        // (`namespace/route/rule`) for `weft routes`, as Linkerd counts
+        // HTTPRoute rules; 5xx are its failures. (gRPC fails in trailers,
+        // which per-route classification does not read yet.)
+        let mut routes: Vec<HttpRoute> = entries
+            .into_iter()
+            .map(|e| {
+                let mut route = e.route;
+                route.metrics = route.name.clone().map(|name| RouteMetrics {
+                    name,
+                    failures: None,
+                });
+                route
+            })
+            .collect();
         routes.extend(grpc.into_iter().map(|e| e.route));
         if routes.is_empty() {
             // Routes attach but none of their rules can be carried out:

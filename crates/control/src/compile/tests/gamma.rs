@@ -249,6 +249,13 @@ spec:
         .map(|r| r.name.as_deref().unwrap())
         .collect();
     assert_eq!(names, ["default/reviews/1", "default/reviews/0"]);
+    // Each rule is counted under its name (`weft routes`).
+    let metered: Vec<&str> = port
+        .routes
+        .iter()
+        .filter_map(|r| r.metrics.as_ref().map(|m| m.name.as_str()))
+        .collect();
+    assert_eq!(metered, names);
     let exact = &port.routes[0];
     assert_eq!(
         exact.matches[0].path,
