@@ -123,6 +123,9 @@ pub async fn stat(args: StatArgs) -> Result<(), Error> {
         "LATENCY_P95",
         "LATENCY_P99",
     ]);
+    if kind == StatKind::Workload {
+        headers.push("TCP_CONN");
+    }
     if wide {
         headers.push("REQUESTS");
     }
@@ -135,6 +138,9 @@ pub async fn stat(args: StatArgs) -> Result<(), Error> {
                 row.push(format!("{n}/{n}"));
             }
             row.extend(figures(r));
+            if kind == StatKind::Workload {
+                row.push(r.tcp_open.unwrap_or(0).to_string());
+            }
             if wide {
                 row.push(r.requests.to_string());
             }

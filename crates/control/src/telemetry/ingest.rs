@@ -43,6 +43,7 @@ pub(super) fn proxy(inner: &mut Inner, s: &Scraped, tick: u64, first_round: bool
         return;
     };
     learn_bounds(inner, text);
+    tcp_open(inner, s, text);
     let seen_before = inner.last.contains_key(&s.id);
     let baseline = first_round && !seen_before;
     let mut last = inner.last.remove(&s.id).unwrap_or_default();
@@ -237,4 +238,26 @@ fn learn_bounds(inner: &mut Inner, text: &str) {
         les.dedup();
         inner.bounds.insert(family, Arc::from(les));
     }
+}
+
+/// Adds the proxy's open inbound TCP connections (opened minus closed
+/// since it started) to its workload's.
+fn tcp_open(inner: &mut Inner, s: &Scraped, text: &str) {
+    let (mut opened, mut closed) = (0.0, 0.0);
+    for sample in samples(text, |n| {
+        n == "istio_tcp_connections_opened_total" || n == "istio_tcp_connections_closed_total"
+    }) {
+        if sample.label("reporter") != "destination" {
+            continue;
+        }
+        match sample.name {
+            "istio_tcp_connections_opened_total" => opened += sample.value,
+            _ => closed += sample.value,
+        }
+    }
+    let open = (opened - closed).max(0.0).round() as u64;
+    *inner
+        .tcp_open
+        .entry((s.namespace.clone(), s.workload.clone()))
+        .or_default() += open;
 }

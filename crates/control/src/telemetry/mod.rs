@@ -80,6 +80,9 @@ struct Inner {
     accounts: HashMap<(String, String), Option<String>>,
     /// Keys not tracked because of `MAX_KEYS`.
     dropped_keys: u64,
+    /// Open inbound TCP connections per `(namespace, workload)` at the
+    /// last round (opened minus closed, as its proxies count them).
+    tcp_open: HashMap<(String, String), u64>,
 }
 
 // === impl Telemetry ===
@@ -112,6 +115,7 @@ impl Telemetry {
         let tick = inner.tick;
         inner.meshed.clear();
         inner.accounts.clear();
+        inner.tcp_open.clear();
         for s in scraped {
             *inner
                 .meshed

@@ -55,6 +55,9 @@ pub struct StatRow {
     /// Workloads: connected proxies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meshed: Option<u32>,
+    /// Workloads: inbound TCP connections open now (Linkerd's TCP_CONN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_open: Option<u64>,
     /// Edges: the caller (`namespace/workload`) and its mTLS identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -202,6 +205,15 @@ impl Telemetry {
             for r in rows.iter_mut().filter(|r| r.meshed.is_none()) {
                 r.meshed = Some(0);
             }
+            for r in rows.iter_mut() {
+                r.tcp_open = Some(
+                    inner
+                        .tcp_open
+                        .get(&(r.namespace.clone(), r.name.clone()))
+                        .copied()
+                        .unwrap_or(0),
+                );
+            }
         }
         rows.sort_by(|a, b| {
             (&a.namespace, &a.service, &a.name, &a.source).cmp(&(
@@ -221,6 +233,7 @@ fn row(namespace: &str, name: &str) -> StatRow {
         name: name.to_string(),
         service: None,
         meshed: None,
+        tcp_open: None,
         source: None,
         source_identity: None,
         secured: None,

@@ -171,3 +171,23 @@ fn keys_are_capped() {
     assert_eq!(inner.series.len(), MAX_KEYS);
     assert_eq!(inner.dropped_keys, 5);
 }
+
+#[test]
+fn open_tcp_connections_are_opened_minus_closed_across_proxies() {
+    let t = Telemetry::new(Duration::from_secs(1));
+    let page = |opened: u64, closed: u64| {
+        Some(format!(
+            "istio_tcp_connections_opened_total{{reporter=\"destination\",source_workload=\"a\"}} {opened}
+istio_tcp_connections_closed_total{{reporter=\"destination\",source_workload=\"a\"}} {closed}
+istio_tcp_connections_opened_total{{reporter=\"source\",source_workload=\"db\"}} 100
+"
+        ))
+    };
+    t.record_round(&[
+        scraped("db-1", "db", "db", page(10, 7)),
+        scraped("db-2", "db", "db", page(5, 5)),
+    ]);
+    let rows = t.stat(&query(StatKind::Workload, "1m")).unwrap();
+    assert_eq!(rows[0].tcp_open, Some(3), "{rows:#?}");
+    assert_eq!(rows[0].meshed, Some(2));
+}
