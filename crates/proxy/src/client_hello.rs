@@ -89,6 +89,23 @@ pub async fn read<I: AsyncRead + Unpin>(
     }
 }
 
+/// For routing by server name: the bytes read and the SNI, waiting at
+/// most [`HELLO_TIMEOUT`]; a connection that sends no ClientHello in time
+/// has no SNI. `None` when the connection failed (logged here).
+pub async fn sni_of<I: AsyncRead + Unpin>(
+    io: &mut I,
+    peer: std::net::SocketAddr,
+) -> Option<(Bytes, Option<String>)> {
+    let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+    match read(io, Bytes::new(), deadline).await {
+        Ok(hello) => Some((hello.bytes, hello.sni)),
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "connection failed before its TLS ClientHello was read");
+            None
+        }
+    }
+}
+
 fn none(buf: BytesMut, timed_out: bool) -> Hello {
     Hello {
         bytes: buf.freeze(),

@@ -13,7 +13,7 @@
 //! * TCP: the first rule with an applicable match (or no match) takes
 //!   every connection; with none, the port goes to the service.
 
-use weft_api::kinds::istio::RouteDestination;
+use weft_api::kinds::istio::{Destination, RouteDestination};
 use weft_proto::config::{Backend, TcpRoute};
 
 use super::gateway::use_cluster;
@@ -43,9 +43,14 @@ pub fn tls_routes(
     let mut out: Vec<TcpRoute> = Vec::new();
     for rule in &vs.vs.tls {
         for m in &rule.matches {
-            let applies = m.port.is_none_or(|p| p == u32::from(port.port))
-                && routes::source_matches(&m.source_labels, m.source_namespace.as_deref(), caller)
-                && routes::gateways_include_mesh(&m.gateways);
+            let applies = applies(
+                port.port,
+                m.port,
+                &m.source_labels,
+                m.source_namespace.as_deref(),
+                &m.gateways,
+                caller,
+            );
             // `destinationSubnets` are not carried out (loading warns);
             // the names decide.
             if !applies || out.iter().any(|r| r.sni == m.sni_hosts) {
@@ -80,13 +85,14 @@ pub fn tcp_routes(
     let rule = vs.vs.tcp.iter().find(|r| {
         r.matches.is_empty()
             || r.matches.iter().any(|m| {
-                m.port.is_none_or(|p| p == u32::from(port.port))
-                    && routes::source_matches(
-                        &m.source_labels,
-                        m.source_namespace.as_deref(),
-                        caller,
-                    )
-                    && routes::gateways_include_mesh(&m.gateways)
+                applies(
+                    port.port,
+                    m.port,
+                    &m.source_labels,
+                    m.source_namespace.as_deref(),
+                    &m.gateways,
+                    caller,
+                )
             })
     });
     let Some(rule) = rule else {
@@ -121,15 +127,24 @@ fn backends(
     mesh: &Mesh,
     clusters: &mut Vec<ClusterRef>,
 ) -> Vec<Backend> {
+    weighted(route, |d| {
+        use_cluster(routes::cluster_ref(vs, d, svc, port, mesh), clusters)
+    })
+}
+
+/// `route`'s destinations as backends, each named by `cluster`: a lone
+/// destination takes everything whatever its weight (Istio's default of
+/// 100); of several, those of weight 0 none.
+pub(super) fn weighted(
+    route: &[RouteDestination],
+    mut cluster: impl FnMut(&Destination) -> String,
+) -> Vec<Backend> {
     let lone = route.len() == 1;
     route
         .iter()
         .filter(|d| lone || d.weight > 0)
         .map(|d| Backend {
-            cluster: use_cluster(
-                routes::cluster_ref(vs, &d.destination, svc, port, mesh),
-                clusters,
-            ),
+            cluster: cluster(&d.destination),
             weight: if lone {
                 1
             } else {
@@ -138,4 +153,20 @@ fn backends(
             headers: Default::default(),
         })
         .collect()
+}
+
+/// Whether an L4 match applies to this caller on `port` (what Istio
+/// decides when compiling: `port`, `sourceLabels`, `sourceNamespace`,
+/// `gateways`).
+fn applies(
+    port: u16,
+    match_port: Option<u32>,
+    labels: &std::collections::BTreeMap<String, String>,
+    namespace: Option<&str>,
+    gateways: &[String],
+    caller: &Caller,
+) -> bool {
+    match_port.is_none_or(|p| p == u32::from(port))
+        && routes::source_matches(labels, namespace, caller)
+        && routes::gateways_include_mesh(gateways)
 }

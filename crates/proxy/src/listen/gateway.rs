@@ -44,21 +44,13 @@ pub async fn serve(mut sock: TcpStream, ctx: Arc<ConnCtx>) {
     let need_sni = server.tcp_routes.need_sni();
     let http_too = server.serves_http();
     drop(snap);
-    let mut prefix = Bytes::new();
-    let mut sni = None;
-    if need_sni {
-        let deadline = tokio::time::Instant::now() + client_hello::HELLO_TIMEOUT;
-        match client_hello::read(&mut sock, Bytes::new(), deadline).await {
-            Ok(hello) => {
-                prefix = hello.bytes;
-                sni = hello.sni;
-            }
-            Err(e) => {
-                tracing::debug!(peer = %ctx.peer, error = %e, "connection failed before its TLS ClientHello was read");
-                return;
-            }
-        }
-    }
+    let (prefix, sni) = match need_sni {
+        true => match client_hello::sni_of(&mut sock, ctx.peer).await {
+            Some(read) => read,
+            None => return,
+        },
+        false => (Bytes::new(), None),
+    };
     let taken = port
         .and_then(|p| {
             ctx.state

@@ -52,24 +52,15 @@ where
     // Envoy's tls_inspector: only ports whose routes choose by server
     // name wait for a ClientHello. A client that sends none in time is
     // routed as one without SNI.
-    let mut prefix = Bytes::new();
-    let mut sni = None;
-    if need_sni(&snap, &ctx) {
-        drop(snap);
-        let deadline = tokio::time::Instant::now() + client_hello::HELLO_TIMEOUT;
-        match client_hello::read(&mut io, Bytes::new(), deadline).await {
-            Ok(hello) => {
-                prefix = hello.bytes;
-                sni = hello.sni;
-            }
-            Err(e) => {
-                tracing::debug!(peer = %ctx.peer, error = %e, "connection failed before its TLS ClientHello was read");
-                return;
-            }
-        }
-    } else {
-        drop(snap);
-    }
+    let need = need_sni(&snap, &ctx);
+    drop(snap);
+    let (prefix, sni) = match need {
+        true => match client_hello::sni_of(&mut io, ctx.peer).await {
+            Some(read) => read,
+            None => return,
+        },
+        false => (Bytes::new(), None),
+    };
     serve_routed(PrefixedIo::new(prefix, io), ctx, sni.as_deref()).await;
 }
 

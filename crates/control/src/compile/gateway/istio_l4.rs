@@ -17,6 +17,7 @@ use weft_proto::config::{Backend, TcpRoute};
 
 use super::istio::{Bound, cluster_ref, names};
 use super::{intersect, use_cluster};
+use crate::compile::l4_routes::weighted;
 use crate::compile::routes::ClusterRef;
 use crate::model::Mesh;
 
@@ -127,26 +128,14 @@ fn narrowed(sni: &[String], server: &Server) -> Vec<String> {
     out
 }
 
-/// A rule's destinations: a lone one takes everything whatever its
-/// weight; of several, those of weight 0 none.
+/// A rule's destinations, resolved in the VirtualService's namespace.
 fn backends(
     route: &[RouteDestination],
     vs_ns: &str,
     mesh: &Mesh,
     clusters: &mut Vec<ClusterRef>,
 ) -> Vec<Backend> {
-    let lone = route.len() == 1;
-    route
-        .iter()
-        .filter(|d| lone || d.weight > 0)
-        .map(|d| Backend {
-            cluster: use_cluster(cluster_ref(&d.destination, vs_ns, mesh), clusters),
-            weight: if lone {
-                1
-            } else {
-                u32::try_from(d.weight).unwrap_or(0)
-            },
-            headers: Default::default(),
-        })
-        .collect()
+    weighted(route, |d| {
+        use_cluster(cluster_ref(d, vs_ns, mesh), clusters)
+    })
 }
