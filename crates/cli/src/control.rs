@@ -41,6 +41,8 @@ pub struct Args {
     /// golden metrics (`weft stat`, the dashboard).
     #[arg(long, default_value = "5s", env = "WEFT_SCRAPE_INTERVAL", value_parser = parse_duration)]
     scrape_interval: Duration,
+    #[command(flatten)]
+    tracing: crate::tracing_args::TracingArgs,
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -74,6 +76,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         ca_dir,
         workload_cert_ttl: args.workload_cert_ttl,
         scrape_interval: args.scrape_interval,
+        tracing: args.tracing.config(),
     })
     .await?;
     if let Some(path) = &args.bound_addresses_file {

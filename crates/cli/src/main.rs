@@ -16,6 +16,7 @@ mod proxies;
 mod stat;
 mod table;
 mod token;
+mod tracing_args;
 mod up;
 
 /// weft: a service mesh you can run on one machine.

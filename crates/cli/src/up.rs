@@ -46,6 +46,8 @@ pub struct MeshArgs {
     /// golden metrics (`weft stat`, the dashboard).
     #[arg(long, default_value = "5s", env = "WEFT_SCRAPE_INTERVAL", value_parser = crate::control::parse_duration)]
     pub scrape_interval: std::time::Duration,
+    #[command(flatten)]
+    pub tracing: crate::tracing_args::TracingArgs,
 }
 
 /// The mesh `weft get` and `weft exec` look for by default.
@@ -91,6 +93,7 @@ pub fn options(files: Vec<PathBuf>, args: &MeshArgs) -> Options {
         trust_domain: weft_identity::DEFAULT_TRUST_DOMAIN.to_string(),
         ingress: args.ingress_address,
         scrape_interval: args.scrape_interval,
+        tracing: args.tracing.config(),
     }
 }
 

@@ -44,6 +44,8 @@ pub struct Settings {
     /// How often every connected proxy's metrics are scraped for the
     /// golden metrics (`SCRAPE_INTERVAL`).
     pub scrape_interval: Duration,
+    /// Mesh-wide tracing, pushed to every proxy (`weft.dev/Tracing`).
+    pub tracing: Option<weft_proto::config::Tracing>,
 }
 
 /// How often proxies' metrics are scraped by default: two slots fill the
@@ -128,6 +130,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     )?;
     let trust_bundle = authority.ca.bundle_file();
     compiler.set_trust_roots(authority.ca.bundle().to_pem());
+    compiler.set_tracing(settings.tracing.clone());
     // The first generation holds the files before any proxy is served.
     compiler.rebuild();
     let tls = serving.creds.server_config(false, &[b"h2"]);

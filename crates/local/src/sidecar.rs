@@ -114,6 +114,7 @@ impl Sidecar<'_> {
             clusters: Vec::new(),
             authorization: Vec::new(),
             peer_authentication: None,
+            tracing: None,
             gateway_servers: Vec::new(),
             control_plane: Some(ControlPlane {
                 address: self.control.to_string(),

@@ -9,7 +9,7 @@ use std::hash::{Hash, Hasher};
 
 use crate::config::{
     AuthorizationPolicy, Cluster, GatewayServer, InboundPort, PeerAuthentication, ProxyConfig,
-    Service, TrustRoots,
+    Service, Tracing, TrustRoots,
 };
 use crate::discovery::{Resource, ResourceName};
 
@@ -22,6 +22,9 @@ pub const PEER_AUTHENTICATION: &str = "weft.dev/PeerAuthentication";
 pub const GATEWAY_SERVER: &str = "weft.dev/GatewayServer";
 
 pub const TRUST_ROOTS: &str = "weft.dev/TrustRoots";
+/// Mesh-wide tracing (`weft control --tracing-otlp-endpoint`); one per
+/// proxy, named `default`.
+pub const TRACING: &str = "weft.dev/Tracing";
 
 /// The one PeerAuthentication (and TrustRoots) resource a proxy holds is
 /// named this.
@@ -41,6 +44,9 @@ pub enum Typed {
     /// The trust bundle, pushed so a root rotation reaches every proxy at
     /// once. Not part of the proxy's config: it goes to its credentials.
     TrustRoots(TrustRoots),
+    /// Where spans go and how many requests are sampled: the `tracing`
+    /// section of the proxy's config.
+    Tracing(Tracing),
 }
 
 /// A body that does not decode as its type says.
@@ -126,6 +132,12 @@ pub fn compose<'a>(
                 out.gateway_servers.push(g.clone());
             }
             Typed::TrustRoots(_) => {}
+            Typed::Tracing(t) => {
+                if base.tracing.is_some() {
+                    return Err(conflict(TRACING, PEER_AUTHENTICATION_NAME));
+                }
+                out.tracing = Some(t.clone());
+            }
         }
     }
     Ok(out)
@@ -143,6 +155,7 @@ impl Typed {
             Typed::PeerAuthentication(_) => PEER_AUTHENTICATION,
             Typed::GatewayServer(_) => GATEWAY_SERVER,
             Typed::TrustRoots(_) => TRUST_ROOTS,
+            Typed::Tracing(_) => TRACING,
         }
     }
 
@@ -155,7 +168,7 @@ impl Typed {
             Typed::Inbound(p) => p.port.to_string(),
             Typed::GatewayServer(g) => g.port.to_string(),
             Typed::Authorization(a) => a.name.clone(),
-            Typed::PeerAuthentication(_) | Typed::TrustRoots(_) => {
+            Typed::PeerAuthentication(_) | Typed::TrustRoots(_) | Typed::Tracing(_) => {
                 PEER_AUTHENTICATION_NAME.to_string()
             }
         }
@@ -179,6 +192,7 @@ impl Typed {
             Typed::PeerAuthentication(p) => serde_json::to_vec(p),
             Typed::GatewayServer(g) => serde_json::to_vec(g),
             Typed::TrustRoots(r) => serde_json::to_vec(r),
+            Typed::Tracing(t) => serde_json::to_vec(t),
         }
         // Serializing these plain structs cannot fail: map keys are
         // strings or integers (written as strings), no custom serializers that error.
@@ -209,6 +223,7 @@ impl Typed {
             }
             GATEWAY_SERVER => Typed::GatewayServer(serde_json::from_slice(&r.body).map_err(err)?),
             TRUST_ROOTS => Typed::TrustRoots(serde_json::from_slice(&r.body).map_err(err)?),
+            TRACING => Typed::Tracing(serde_json::from_slice(&r.body).map_err(err)?),
             other => return Err(DecodeError::UnknownType(other.to_string())),
         };
         let actual = typed.name();
@@ -288,6 +303,28 @@ mod tests {
             err.to_string(),
             "weft.dev/Cluster \"local\" is defined both in the config file and by the control plane; remove it from the file"
         );
+    }
+
+    #[test]
+    fn pushed_tracing_round_trips_and_never_replaces_the_files() {
+        let with = ProxyConfig::from_yaml(
+            "t.yaml",
+            "listeners: []\ntracing: { otlp: { endpoint: \"127.0.0.1:4317\" }, sampling: 5 }\n",
+        )
+        .unwrap();
+        let typed = Typed::Tracing(with.tracing.clone().unwrap());
+        let wire = typed.encode();
+        assert_eq!(
+            (wire.type_url.as_str(), wire.name.as_str()),
+            (TRACING, "default")
+        );
+        assert_eq!(Typed::decode(&wire).unwrap(), typed);
+
+        let without = ProxyConfig::from_yaml("t.yaml", "listeners: []\n").unwrap();
+        let out = compose(&without, [&typed]).unwrap();
+        assert_eq!(out.tracing, with.tracing);
+        let err = compose(&with, [&typed]).unwrap_err();
+        assert_eq!(err.type_url, TRACING);
     }
 
     #[test]

@@ -17,8 +17,9 @@ use tokio::net::TcpListener;
 use crate::call::Caller;
 
 /// Headers a mesh app must copy from its request to its outgoing calls so
-/// traces and user identity follow the request (as Istio's samples do).
-pub const PROPAGATED: [&str; 9] = [
+/// traces and user identity follow the request (as Istio's samples do):
+/// W3C Trace Context and every B3 header, `x-b3-flags` (debug) included.
+pub const PROPAGATED: [&str; 10] = [
     "x-request-id",
     "traceparent",
     "tracestate",
@@ -26,6 +27,7 @@ pub const PROPAGATED: [&str; 9] = [
     "x-b3-spanid",
     "x-b3-parentspanid",
     "x-b3-sampled",
+    "x-b3-flags",
     "b3",
     "end-user",
 ];

@@ -6,6 +6,7 @@ pub mod client;
 pub mod control;
 pub mod metrics;
 pub mod netns;
+pub mod otlp;
 pub mod process;
 pub mod proxy;
 pub mod servers;

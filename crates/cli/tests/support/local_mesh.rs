@@ -56,6 +56,11 @@ impl LocalMesh {
     }
 
     pub fn up(tag: &str, files: &[PathBuf]) -> Self {
+        Self::up_with(tag, files, &[])
+    }
+
+    /// [`up`](Self::up) with more `weft up` flags.
+    pub fn up_with(tag: &str, files: &[PathBuf], extra: &[&str]) -> Self {
         let bin = Path::new(WEFT).parent().unwrap();
         for b in ["weft-proxy", "weft-sample"] {
             assert!(
@@ -85,7 +90,8 @@ impl LocalMesh {
             ])
             .args(["--ingress-address", &ingress])
             // Golden metrics within a second or two of the traffic.
-            .args(["--scrape-interval", "1s"]);
+            .args(["--scrape-interval", "1s"])
+            .args(extra);
         for f in files {
             cmd.arg("-f").arg(f);
         }

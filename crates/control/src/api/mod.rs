@@ -86,6 +86,9 @@ pub struct ProxyConfigDump {
     /// The mTLS mode of its inbound side.
     #[serde(default)]
     pub peer_authentication: Option<weft_proto::config::PeerAuthentication>,
+    /// Where it sends spans, when the mesh traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<weft_proto::config::Tracing>,
     /// What it serves on each gateway port, when it is a gateway.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateway_servers: Vec<weft_proto::config::GatewayServer>,
@@ -220,6 +223,7 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
         inbound: Vec::new(),
         policies: Vec::new(),
         peer_authentication: None,
+        tracing: None,
         gateway_servers: Vec::new(),
     };
     for r in p.held.iter().flat_map(|v| v.resources.values()) {
@@ -231,6 +235,7 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
             Ok(Typed::PeerAuthentication(p)) => dump.peer_authentication = Some(p),
             Ok(Typed::GatewayServer(g)) => dump.gateway_servers.push(g),
             Ok(Typed::TrustRoots(_)) => {}
+            Ok(Typed::Tracing(t)) => dump.tracing = Some(t),
             Err(e) => tracing::error!("a held resource does not decode: {e}"),
         }
     }

@@ -205,6 +205,9 @@ impl Generation {
             })
             .encode());
         }
+        if let Some(t) = &self.mesh.tracing {
+            put(&Typed::Tracing(t.clone()).encode());
+        }
         let before = self.prev.as_ref().and_then(|p| p.views.get(caller));
         let delta = before.map(|b| delta(b, &resources));
         // An unchanged view is the previous one: proxies holding it hold

@@ -98,6 +98,8 @@ struct Inputs {
     trust_domain: String,
     /// The CA's trust bundle (PEM), pushed to every proxy.
     trust_roots: Option<Arc<str>>,
+    /// Mesh-wide tracing, pushed to every proxy.
+    tracing: Option<weft_proto::config::Tracing>,
 }
 
 // === impl Compiler ===
@@ -159,6 +161,11 @@ impl Compiler {
     /// that a root rotation reaches them without waiting for renewals.
     pub fn set_trust_roots(&self, pem: &str) {
         self.changed(|inputs| inputs.trust_roots = Some(Arc::from(pem)));
+    }
+
+    /// Where every proxy sends its spans (`None`: no tracing).
+    pub fn set_tracing(&self, tracing: Option<weft_proto::config::Tracing>) {
+        self.changed(|inputs| inputs.tracing = tracing);
     }
 
     /// Gives every service without an address one from `pool` from the
@@ -232,7 +239,7 @@ impl Compiler {
     /// Builds the next generation from the current inputs, now. Nothing
     /// happens when nothing changed since the last build.
     pub fn rebuild(&self) {
-        let (resources, proxies, changes, touched, trust_domain, trust_roots) = {
+        let (resources, proxies, changes, touched, trust_domain, trust_roots, tracing) = {
             let mut inputs = self.inputs.lock();
             if inputs.changes == inputs.built {
                 return;
@@ -246,6 +253,7 @@ impl Compiler {
                 touched,
                 inputs.trust_domain.clone(),
                 inputs.trust_roots.clone(),
+                inputs.tracing.clone(),
             )
         };
         if let Some(file) = &self.registrations
@@ -260,6 +268,7 @@ impl Compiler {
             mesh.trust_domain = trust_domain;
         }
         mesh.trust_roots = trust_roots;
+        mesh.tracing = tracing;
         // Another trust domain changes every identity.
         let prev_ref = (mesh.trust_domain == prev.mesh.trust_domain).then_some(&*prev);
         let next = Generation::new(prev.number + 1, mesh, prev_ref, &touched);

@@ -74,6 +74,8 @@ pub struct Mesh {
     pub trust_domain: String,
     /// The roots proxies trust (PEM; the CA's bundle), pushed to each.
     pub trust_roots: Option<Arc<str>>,
+    /// Mesh-wide tracing, pushed to each proxy.
+    pub tracing: Option<weft_proto::config::Tracing>,
 }
 
 // === impl Mesh ===

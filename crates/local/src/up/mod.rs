@@ -57,6 +57,8 @@ pub struct Options {
     pub ingress: IpAddr,
     /// How often the control plane scrapes the proxies' metrics.
     pub scrape_interval: std::time::Duration,
+    /// Mesh-wide tracing, pushed to every sidecar and gateway.
+    pub tracing: Option<weft_proto::config::Tracing>,
 }
 
 /// Why the mesh did not come up.
@@ -201,6 +203,7 @@ async fn start_control(
         ca_dir: dir.join("ca"),
         workload_cert_ttl: CERT_TTL,
         scrape_interval: opts.scrape_interval,
+        tracing: opts.tracing.clone(),
     })
     .await?;
     if let Some(r) = &running.store.status().rejected {

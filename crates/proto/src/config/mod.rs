@@ -18,6 +18,7 @@ mod route_metrics;
 mod service;
 mod tcp_route;
 mod tls;
+mod tracing;
 mod validate;
 
 pub use validate::parse_authority;
@@ -51,6 +52,7 @@ pub use service::{
 };
 pub use tcp_route::TcpRoute;
 pub use tls::{MtlsMode, PeerAuthentication, TrustRoots, UpstreamTls, UpstreamTlsMode};
+pub use tracing::{OtlpExporter, OtlpProtocol, Tracing};
 
 /// Everything one proxy needs to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +112,11 @@ pub struct ProxyConfig {
     /// (Istio's PeerAuthentication). Unset: PERMISSIVE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_authentication: Option<PeerAuthentication>,
+
+    /// Distributed tracing: spans exported over OTLP. Unset: no tracing
+    /// work at all (trace headers still pass through untouched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
 
     /// Where to get services, clusters and inbound ports from at run time
     /// (`weft control`). They are added to the ones in this file.

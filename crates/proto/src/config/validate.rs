@@ -8,6 +8,7 @@ use super::{AppProtocol, ConfigError, Direction, Interception, ProxyConfig};
 use circuit::check_circuit;
 use lb::{check_lb, check_locality};
 use route::check_route;
+use tracing::check_tracing;
 
 // === impl ProxyConfig ===
 
@@ -23,6 +24,9 @@ impl ProxyConfig {
         self.check_gateway_servers(&clusters, &mut errs);
         self.check_inbound(&mut errs);
         self.check_authorization(&mut errs);
+        if let Some(t) = &self.tracing {
+            check_tracing(t, &mut errs);
+        }
         if self.peer_authentication.as_ref().is_some_and(|p| {
             p.mode == super::MtlsMode::Strict
                 || p.ports.values().any(|m| *m == super::MtlsMode::Strict)
@@ -353,6 +357,7 @@ mod rate_limit;
 mod retry;
 mod route;
 mod tcp_route;
+mod tracing;
 
 #[cfg(test)]
 mod tests;

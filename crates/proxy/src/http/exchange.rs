@@ -11,6 +11,7 @@ use http::HeaderMap;
 use crate::errors::{ResponseFlag, ResponseFlags};
 use crate::listen::ConnCtx;
 use crate::state::Snapshot;
+use crate::telemetry::trace::{Span, Tracer};
 use crate::telemetry::{MeteredRoute, PeerLabels, Reporter, RequestLabels, ServiceLabels};
 use crate::upstream::InFlight;
 
@@ -26,6 +27,8 @@ pub struct Exchange {
     /// The route, when it counts its requests (Linkerd ServiceProfile
     /// routes); `None` for the rest, which then record nothing more.
     route: Option<Arc<MeteredRoute>>,
+    /// This proxy's span, when the request is traced and sampled.
+    span: Option<Box<Span>>,
 }
 
 // === impl Exchange ===
@@ -61,6 +64,7 @@ impl Exchange {
             complete: false,
             in_flight: None,
             route: None,
+            span: None,
         }
     }
 
@@ -74,6 +78,9 @@ impl Exchange {
     }
 
     pub fn set_service(&mut self, service: Arc<ServiceLabels>) {
+        if let Some(s) = &mut self.span {
+            s.set_service(&service.service);
+        }
         self.labels.service = service;
     }
 
@@ -86,6 +93,26 @@ impl Exchange {
     pub fn set_upstream_peer(&mut self, peer: &Arc<PeerLabels>) {
         if self.labels.reporter == Reporter::Source {
             self.labels.destination = peer.clone();
+        }
+    }
+
+    /// Joins or starts the request's trace (see `telemetry::trace`); the
+    /// span ends with the exchange.
+    pub fn start_trace<B>(&mut self, tracer: &Arc<Tracer>, req: &mut http::Request<B>) {
+        self.span = tracer.start(&self.ctx, req);
+    }
+
+    /// The cluster the route chose, for the span's `upstream_cluster`.
+    pub fn trace_target(&mut self, target: &super::route::Target) {
+        if let (Some(s), super::route::Target::Cluster(c)) = (&mut self.span, target) {
+            s.set_upstream_cluster(&c.name);
+        }
+    }
+
+    /// The endpoint picked, for the span's `upstream_address`.
+    pub fn trace_upstream(&mut self, addr: std::net::SocketAddr) {
+        if let Some(s) = &mut self.span {
+            s.set_upstream_address(addr);
         }
     }
 
@@ -140,6 +167,13 @@ impl Drop for Exchange {
             self.request_bytes.load(Ordering::Relaxed),
             self.response_bytes,
         );
+        if let Some(span) = self.span.take() {
+            span.finish(
+                &self.labels,
+                self.request_bytes.load(Ordering::Relaxed),
+                self.response_bytes,
+            );
+        }
         if let Some(route) = &self.route {
             self.ctx.state.metrics.record_route(
                 route,

@@ -39,6 +39,10 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     {
         ex.set_source(source);
     }
+    // Tracing off: this one check.
+    if let Some(tracer) = &snap.tracer {
+        ex.start_trace(tracer, &mut req);
+    }
 
     if ctx.listener.direction == Direction::Inbound
         && !snap.authz.is_empty()
@@ -81,6 +85,7 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     // (DestinationRule `consistentHash`); for others this is one check.
     let affinity = Affinity::of(&decision.target, ctx.peer, &req);
     let hash = affinity.as_ref().and_then(|a| a.hash);
+    ex.trace_target(&decision.target);
     let up = match route::resolve(&ctx, &snap, decision.target, hash).await {
         Ok(up) => up,
         Err(e) => return edited(respond::error(ex, grpc, e), &actions),
@@ -91,6 +96,7 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     }
     drop(snap);
     ex.set_upstream_peer(&up.endpoint.labels);
+    ex.trace_upstream(up.endpoint.addr);
     let in_flight = match up.endpoint.admit() {
         Ok(f) => f,
         Err(e) => return edited(respond::error(ex, grpc, e), &actions),

@@ -179,6 +179,7 @@ impl Snapshot {
             authz,
             gateways,
             rate_limiters: limiters,
+            tracer: None,
         })
     }
 }

@@ -64,6 +64,8 @@ pub struct Snapshot {
     pub gateways: GatewayTable,
     /// Every local rate limit's token bucket, kept across pushes.
     pub rate_limiters: crate::http::RateLimiters,
+    /// Distributed tracing, when the config turns it on.
+    pub tracer: Option<Arc<crate::telemetry::trace::Tracer>>,
 }
 
 /// Outbound services, findable by name and by virtual IP.
@@ -116,7 +118,9 @@ impl ProxyState {
         config: ProxyConfig,
         creds: Option<Arc<Credentials>>,
     ) -> Result<Self, BuildError> {
-        let snapshot = Snapshot::build(Arc::new(config), None, creds.as_ref())?;
+        let metrics = Metrics::new();
+        let mut snapshot = Snapshot::build(Arc::new(config), None, creds.as_ref())?;
+        snapshot.tracer = tracer(&snapshot, None, &metrics);
         let mesh_server = creds
             .as_ref()
             .map(|c| c.server_config(true, &weft_identity::MESH_ALPNS));
@@ -124,7 +128,7 @@ impl ProxyState {
             creds,
             mesh_server,
             snapshot: ArcSwap::from_pointee(snapshot),
-            metrics: Metrics::new(),
+            metrics,
             passthrough: Passthrough::default(),
             draining: AtomicBool::new(false),
             awaiting_config: AtomicBool::new(false),
@@ -140,7 +144,8 @@ impl ProxyState {
     /// error nothing changes. Endpoint health and pools carry over.
     pub fn update(&self, config: ProxyConfig) -> Result<(), BuildError> {
         let prev = self.snapshot.load_full();
-        let next = Snapshot::build(Arc::new(config), Some(&prev), self.creds.as_ref())?;
+        let mut next = Snapshot::build(Arc::new(config), Some(&prev), self.creds.as_ref())?;
+        next.tracer = tracer(&next, prev.tracer.as_ref(), &self.metrics);
         self.snapshot.store(Arc::new(next));
         Ok(())
     }
@@ -179,6 +184,17 @@ impl ProxyState {
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::Relaxed);
     }
+}
+
+/// The snapshot's tracer: the previous one while its config holds (its
+/// exporter carries on), a new one when it changed, none when it is off.
+fn tracer(
+    snap: &Snapshot,
+    prev: Option<&Arc<crate::telemetry::trace::Tracer>>,
+    metrics: &Metrics,
+) -> Option<Arc<crate::telemetry::trace::Tracer>> {
+    let config = snap.config.tracing.as_ref()?;
+    crate::telemetry::trace::Tracer::build(config, &snap.config.node, prev, &metrics.spans)
 }
 
 // === impl ServiceTable ===

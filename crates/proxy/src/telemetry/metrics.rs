@@ -36,6 +36,8 @@ pub struct Metrics {
     ejections_active: Family<ClusterLabels, Gauge>,
     ejections_total: Family<ClusterLabels, Counter>,
     routes: RouteFamilies,
+    /// Exported and dropped spans (`telemetry::trace`).
+    pub spans: super::trace::SpanCounters,
 }
 
 /// `cluster_name="<name>"`, as Envoy labels its cluster stats.
@@ -182,6 +184,7 @@ impl Metrics {
             ejections_total.clone(),
         );
         let routes = RouteFamilies::register(&mut reg);
+        let spans = super::trace::SpanCounters::register(&mut reg);
         Self {
             registry: Arc::new(reg),
             requests,
@@ -198,6 +201,7 @@ impl Metrics {
             tls_refused,
             ejections_active,
             ejections_total,
+            spans,
             routes,
         }
     }

@@ -3,6 +3,7 @@
 mod labels;
 mod metrics;
 mod route;
+pub mod trace;
 
 pub use labels::{PeerLabels, Reporter, RequestLabels, ServiceLabels, TcpLabels};
 pub use metrics::{DeniedProtocol, Metrics, OPENMETRICS_CONTENT_TYPE};

@@ -29,4 +29,5 @@ mod scripted;
 mod support;
 mod tcp;
 mod tls_routes;
+mod tracing;
 mod upstreams;

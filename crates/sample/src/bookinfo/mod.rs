@@ -122,4 +122,37 @@ mod tests {
             "&lt;b&gt;&quot;j&amp;son&#39;&lt;/b&gt;"
         );
     }
+
+    /// Every W3C and B3 trace header goes on to the next call, so the
+    /// proxies' spans join into one trace (Istio's bookinfo does the same).
+    #[test]
+    fn trace_headers_are_propagated() {
+        let trace = [
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "a=b"),
+            ("x-b3-traceid", "4bf92f3577b34da6a3ce929d0e0e4736"),
+            ("x-b3-spanid", "00f067aa0ba902b7"),
+            ("x-b3-parentspanid", "05e3ac9a4f6e3b90"),
+            ("x-b3-sampled", "1"),
+            ("x-b3-flags", "1"),
+            ("b3", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1"),
+            ("x-request-id", "r1"),
+        ];
+        let mut req = Request::get("/reviews/0");
+        for (k, v) in trace {
+            req = req.header(k, v);
+        }
+        let req = req.header("x-unrelated", "no").body(()).unwrap();
+        let out = propagated(&req);
+        for (k, v) in trace {
+            assert!(
+                out.iter().any(|(ok, ov)| *ok == k && ov == v),
+                "{k} not propagated"
+            );
+        }
+        assert!(!out.iter().any(|(k, _)| *k == "x-unrelated"));
+    }
 }

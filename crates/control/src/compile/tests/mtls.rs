@@ -175,3 +175,34 @@ fn a_peer_authentication_change_recompiles_every_cluster() {
     );
     assert_eq!(after.endpoints[0].identity, None);
 }
+
+/// `weft control --tracing-otlp-endpoint`: every proxy gets the same
+/// `weft.dev/Tracing`, and none once it is turned off.
+#[test]
+fn mesh_wide_tracing_reaches_every_proxy() {
+    use weft_proto::config::{OtlpExporter, OtlpProtocol, Tracing};
+    use weft_proto::resources::TRACING;
+    let c = compiler(MESH);
+    connect_bookinfo(&c);
+    let tracing = Tracing {
+        otlp: OtlpExporter {
+            endpoint: "127.0.0.1:4317".into(),
+            protocol: OtlpProtocol::Grpc,
+        },
+        sampling: 10.0,
+        max_path_tag_length: 256,
+    };
+    c.set_tracing(Some(tracing.clone()));
+    c.rebuild();
+    for ns in ["default", "db"] {
+        let view = c.view(&node("x", ns, &[("app", "x")], "198.18.9.9"));
+        match decoded(&view, TRACING, PEER_AUTHENTICATION_NAME) {
+            Typed::Tracing(t) => assert_eq!(t, tracing),
+            other => panic!("{other:?}"),
+        }
+    }
+    c.set_tracing(None);
+    c.rebuild();
+    let view = c.view(&node("y", "default", &[], "198.18.9.8"));
+    assert!(!view.resources.keys().any(|(t, _)| t == TRACING));
+}
