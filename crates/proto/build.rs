@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [
             "weft/mesh/v1/discovery.proto",
             "weft/mesh/v1/ca.proto",
+            "weft/mesh/v1/tap.proto",
             "opentelemetry/proto/collector/trace/v1/trace_service.proto",
         ],
         ["proto"],

@@ -85,10 +85,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
         std::fs::rename(&tmp, path)?;
     }
     eprintln!(
-        "weft control: config stream and CA on {} (TLS), API on http://{}\ntrust bundle for proxies (control_plane.ca_bundle): {}",
+        "weft control: config stream and CA on {} (TLS), API and dashboard on http://{}\ntrust bundle for proxies (control_plane.ca_bundle): {}\ntap token (weft tap --token-file): {}",
         running.bound.grpc,
         running.bound.http,
-        running.trust_bundle.display()
+        running.trust_bundle.display(),
+        running.tap_token_file.display()
     );
     let status = running.store.status();
     if let Some(r) = &status.rejected {

@@ -15,6 +15,7 @@ mod get;
 mod proxies;
 mod stat;
 mod table;
+mod tap;
 mod token;
 mod tracing_args;
 mod up;
@@ -71,6 +72,10 @@ enum Command {
     /// Health checks of a running mesh: control plane, CA, config in
     /// force, proxy sync and workload certificates.
     Check(check::Args),
+    /// A live stream of one workload's requests: direction, source and
+    /// destination, method, path, status, latency and mTLS (needs the
+    /// control plane's tap token).
+    Tap(tap::Args),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +107,7 @@ fn main() -> ExitCode {
         Command::Stat(args) => block_on(stat::stat(args)),
         Command::Routes(args) => block_on(stat::routes(args)),
         Command::Edges(args) => block_on(stat::edges(args)),
+        Command::Tap(args) => block_on(tap::run(args)),
         Command::Check(args) => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -10,5 +10,6 @@ pub mod model;
 pub mod run;
 pub mod server;
 pub mod store;
+pub mod tap;
 pub mod telemetry;
 pub mod views;

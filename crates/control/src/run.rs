@@ -84,6 +84,8 @@ pub struct Running {
     pub authority: Arc<Authority>,
     /// The mesh's rolling golden metrics.
     pub telemetry: Arc<Telemetry>,
+    /// Holds the token `GET /api/v1/tap` requires (owner-only).
+    pub tap_token_file: PathBuf,
     /// The PEM file proxies need to trust the control plane
     /// (`control_plane.ca_bundle`).
     pub trust_bundle: PathBuf,
@@ -143,11 +145,24 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let server = ConfigServer::new(compiler.clone(), registry.clone());
     let mut s = stopped.clone();
     let ca_service = CaService(authority.clone());
+    // Beside the CA's files: whoever may read those may tap.
+    let tap_token_file = settings
+        .ca_dir
+        .parent()
+        .unwrap_or(&settings.ca_dir)
+        .join("tap-token");
+    let tap = Arc::new(
+        crate::tap::TapBroker::new(registry.clone(), &tap_token_file).map_err(StartError::State)?,
+    );
+    let tap_service = crate::tap::TapService(tap.clone());
     tasks.push(tokio::spawn(async move {
         let shutdown = async move {
             let _ = s.wait_for(|v| *v).await;
         };
-        if let Err(e) = server.serve_tls(grpc, tls, ca_service, shutdown).await {
+        if let Err(e) = server
+            .serve_tls(grpc, tls, ca_service, tap_service, shutdown)
+            .await
+        {
             tracing::error!("config stream failed: {e}");
         }
     }));
@@ -158,6 +173,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         authority: authority.clone(),
         compiler: compiler.clone(),
         telemetry: telemetry.clone(),
+        tap,
     };
     tasks.push(tokio::spawn(crate::telemetry::run(
         telemetry.clone(),
@@ -188,6 +204,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         registry,
         authority,
         telemetry,
+        tap_token_file,
         trust_bundle,
         stop,
         tasks,

@@ -134,6 +134,10 @@ async fn control(
     let listener = TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
+    let dir = tempfile::tempdir().unwrap();
+    let tap = weft_control::tap::TapService(Arc::new(
+        weft_control::tap::TapBroker::new(registry.clone(), &dir.path().join("tap-token")).unwrap(),
+    ));
     let server = ConfigServer::new(views, registry);
     let serving = ServingCert::issue(&pki.authority.ca).unwrap();
     let tls = serving.creds.server_config(false, &[b"h2"]);
@@ -141,6 +145,7 @@ async fn control(
         listener,
         tls,
         CaService(pki.authority.clone()),
+        tap,
         async move {
             let _ = stopped.await;
         },

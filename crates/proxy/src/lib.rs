@@ -19,6 +19,7 @@ pub mod io;
 pub mod listen;
 pub mod logging;
 pub mod state;
+pub mod tap;
 pub mod tcp;
 pub mod telemetry;
 pub mod upstream;

@@ -13,6 +13,7 @@
 //! | GET | `/api/v1/proxies/{id}/config` | what one proxy holds (by node id or workload name) |
 //! | POST | `/api/v1/tokens` | `{namespace, serviceAccount, ttlSeconds?}`: a single-use bootstrap token (loopback callers only) |
 //! | GET | `/api/v1/trust-bundle` | the CA's roots, PEM |
+//! | GET | `/api/v1/tap?workload=&namespace=&direction=&to=&path=&method=&max_rps=` | a live tap, one JSON line per request; needs `Authorization: Bearer <tap token>` |
 //! | GET | `/api/v1/check` | health checks of the running mesh (`weft check`) |
 //! | GET | `/api/v1/prometheus/targets` | every proxy as a Prometheus HTTP SD target group |
 //! | GET | `/api/v1/stat?kind=workload\|service\|route\|edge&namespace=&name=&window=1m` | golden metrics rows (`telemetry/`) |
@@ -47,6 +48,7 @@ pub struct Api {
     pub authority: Arc<crate::ca::Authority>,
     pub compiler: Arc<crate::compile::Compiler>,
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    pub tap: Arc<crate::tap::TapBroker>,
 }
 
 /// One service as `weft get services` shows it.
@@ -119,10 +121,50 @@ impl Api {
             .route("/api/v1/trust-bundle", get(identity::trust_bundle))
             .route("/api/v1/stat", get(stat))
             .route("/api/v1/check", get(check::checks))
+            .route("/api/v1/tap", get(tap))
             .route("/api/v1/prometheus/targets", get(prometheus::targets))
             .route("/metrics", get(identity::metrics))
             .merge(crate::dashboard::routes())
             .with_state(self)
+    }
+}
+
+/// A live tap: 401 without the tap token, 404 when no proxy of the
+/// workload can be tapped, else request events as JSON lines until the
+/// caller hangs up (which stops the tap).
+async fn tap(
+    State(api): State<Api>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<crate::tap::TapQuery>,
+) -> Response {
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !api.tap.authorized(auth) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "tap needs the control plane's tap token (Authorization: Bearer <token>); `weft tap` reads it with --token-file\n",
+        )
+            .into_response();
+    }
+    match api.tap.open(&q) {
+        Ok(open) => {
+            use tokio_stream::StreamExt;
+            // The body owns the tap: a caller hanging up drops it, which
+            // stops the tap on every proxy.
+            let lines = open.map(|e| {
+                let mut line =
+                    serde_json::to_vec(&crate::tap::TapLine::from(e)).unwrap_or_default();
+                line.push(b'\n');
+                Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line))
+            });
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+                axum::body::Body::from_stream(lines),
+            )
+                .into_response()
+        }
+        Err(e) => (StatusCode::NOT_FOUND, format!("{e}\n")).into_response(),
     }
 }
 

@@ -77,6 +77,7 @@ impl ConfigServer {
         listener: TcpListener,
         tls: Arc<rustls::ServerConfig>,
         ca: crate::ca::CaService,
+        tap: crate::tap::TapService,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), tonic::transport::Error> {
         self.check_identity = true;
@@ -84,6 +85,7 @@ impl ConfigServer {
         tonic::transport::Server::builder()
             .add_service(ConfigDiscoveryServer::new(self))
             .add_service(CertificatesServer::new(ca))
+            .add_service(weft_proto::discovery::tap_server::TapServer::new(tap))
             .serve_with_incoming_shutdown(crate::ca::accept_tls(listener, tls), closed)
             .await
     }
@@ -149,7 +151,10 @@ impl ConfigDiscovery for ConfigServer {
 }
 
 /// A node may only speak for the workload its certificate names.
-fn check_node_identity(node: &Node, peer: Option<weft_identity::SpiffeId>) -> Result<(), Status> {
+pub(crate) fn check_node_identity(
+    node: &Node,
+    peer: Option<weft_identity::SpiffeId>,
+) -> Result<(), Status> {
     let Some(id) = peer else {
         return Err(Status::unauthenticated(
             "the config stream needs a workload certificate: get one from the CA (Certificates.Sign) first",

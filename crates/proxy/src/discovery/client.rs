@@ -147,12 +147,14 @@ async fn session(
     tls: &Arc<rustls::ClientConfig>,
     node: &Node,
     sources: &Sources,
-    state: &ProxyState,
+    state: &Arc<ProxyState>,
     status: &Status,
     applied_any: &mut bool,
     mut leaving: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), SessionError> {
     let channel = crate::identity::channel(address, tls.clone()).await?;
+    // The tap stream lives as long as this session.
+    let _tap = super::tap::spawn(channel.clone(), node.id.clone(), state.clone());
     // Changes arrive in pieces of 64 KiB; one resource may still be large
     // (a cluster of thousands of endpoints), so allow well past tonic's
     // 4 MiB default.

@@ -10,6 +10,7 @@
 
 mod client;
 mod sources;
+mod tap;
 
 pub use client::{Status, StatusReport, run};
 pub use sources::{ApplyError, Pushed, Sources};

@@ -29,6 +29,8 @@ pub struct Exchange {
     route: Option<Arc<MeteredRoute>>,
     /// This proxy's span, when the request is traced and sampled.
     span: Option<Box<Span>>,
+    /// What an open tap needs of the request; `None` with no tap open.
+    tap: Option<Box<crate::tap::Tapped>>,
 }
 
 // === impl Exchange ===
@@ -65,6 +67,7 @@ impl Exchange {
             in_flight: None,
             route: None,
             span: None,
+            tap: None,
         }
     }
 
@@ -113,6 +116,19 @@ impl Exchange {
     pub fn trace_upstream(&mut self, addr: std::net::SocketAddr) {
         if let Some(s) = &mut self.span {
             s.set_upstream_address(addr);
+        }
+    }
+
+    /// Keeps the request's method, authority and path when a tap is open
+    /// (one atomic load when none is).
+    pub fn start_tap<B>(&mut self, req: &http::Request<B>) {
+        self.tap = self.ctx.state.taps.start(req);
+    }
+
+    /// The upstream hop is mesh mTLS (for a tap's `mtls`).
+    pub fn tap_upstream(&mut self, meshed: bool) {
+        if let Some(t) = &mut self.tap {
+            t.meshed_upstream = meshed;
         }
     }
 
@@ -167,6 +183,14 @@ impl Drop for Exchange {
             self.request_bytes.load(Ordering::Relaxed),
             self.response_bytes,
         );
+        if let Some(t) = self.tap.take() {
+            self.ctx.state.taps.finish(
+                &t,
+                &self.labels,
+                self.start.elapsed(),
+                self.ctx.identity.is_some(),
+            );
+        }
         if let Some(span) = self.span.take() {
             span.finish(
                 &self.labels,

@@ -43,6 +43,7 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     if let Some(tracer) = &snap.tracer {
         ex.start_trace(tracer, &mut req);
     }
+    ex.start_tap(&req);
 
     if ctx.listener.direction == Direction::Inbound
         && !snap.authz.is_empty()
@@ -90,6 +91,7 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
         Ok(up) => up,
         Err(e) => return edited(respond::error(ex, grpc, e), &actions),
     };
+    ex.tap_upstream(up.endpoint.is_meshed());
     if ctx.listener.direction != Direction::Inbound {
         let meshed = up.endpoint.is_meshed();
         peer::set_outbound(req.headers_mut(), meshed, snap.peer_header.as_ref());

@@ -39,6 +39,8 @@ pub struct ProxyState {
     pub creds: Option<Arc<Credentials>>,
     /// Terminates mesh mTLS on inbound listeners (with `creds`).
     pub mesh_server: Option<Arc<rustls::ServerConfig>>,
+    /// Taps the control plane opened (`weft tap`).
+    pub taps: crate::tap::Taps,
 }
 
 /// One immutable, compiled view of the config. Requests load it once and
@@ -133,6 +135,7 @@ impl ProxyState {
             draining: AtomicBool::new(false),
             awaiting_config: AtomicBool::new(false),
             own_addrs: Default::default(),
+            taps: Default::default(),
         })
     }
 

@@ -1,0 +1,170 @@
+//! `weft tap`: a live stream of one workload's requests (Linkerd's tap),
+//! through the control plane, which starts the tap on every proxy of the
+//! workload and stops it when this command ends. Taps need the control
+//! plane's tap token.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use weft_control::tap::TapLine;
+
+use crate::client::DEFAULT_CONTROL;
+use crate::up::DEFAULT_MESH;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The workload to tap (`reviews-v1`).
+    workload: String,
+    #[arg(short, long, default_value = "default")]
+    namespace: String,
+    /// Only requests to this service (outbound) or from this workload
+    /// (inbound).
+    #[arg(long)]
+    to: Option<String>,
+    /// Only paths starting with this.
+    #[arg(long)]
+    path: Option<String>,
+    /// Only this method.
+    #[arg(long)]
+    method: Option<String>,
+    /// Only `inbound` or `outbound` requests.
+    #[arg(long)]
+    direction: Option<String>,
+    /// At most this many requests a second, per proxy.
+    #[arg(long, default_value_t = 100)]
+    max_rps: u32,
+    /// Print each request as a JSON line.
+    #[arg(short, long)]
+    json: bool,
+    /// Stop after this many requests.
+    #[arg(long)]
+    count: Option<u64>,
+    /// The control plane's HTTP API.
+    #[arg(long, env = "WEFT_CONTROL", default_value = DEFAULT_CONTROL)]
+    control: String,
+    /// The control plane's tap token (`tap-token` beside its state; for
+    /// `weft up`, in the mesh's state directory).
+    #[arg(long, env = "WEFT_TAP_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// The `weft up` mesh whose token to use when --token-file is unset.
+    #[arg(long, default_value = DEFAULT_MESH)]
+    mesh: String,
+}
+
+pub async fn run(args: Args) -> Result<(), Error> {
+    let token_file = args
+        .token_file
+        .clone()
+        .unwrap_or_else(|| weft_local::state::dir_for(&args.mesh).join("tap-token"));
+    let token = std::fs::read_to_string(&token_file).map_err(|e| {
+        format!(
+            "cannot read the tap token at {}: {e}; pass --token-file (the control plane writes `tap-token` beside its state)",
+            token_file.display()
+        )
+    })?;
+    let mut query = format!(
+        "/api/v1/tap?workload={}&namespace={}&max_rps={}",
+        encode(&args.workload),
+        encode(&args.namespace),
+        args.max_rps
+    );
+    for (k, v) in [
+        ("to", &args.to),
+        ("path", &args.path),
+        ("method", &args.method),
+        ("direction", &args.direction),
+    ] {
+        if let Some(v) = v {
+            query += &format!("&{k}={}", encode(v));
+        }
+    }
+    let tcp = TcpStream::connect(&args.control)
+        .await
+        .map_err(|e| format!("cannot reach the control plane at {}: {e}", args.control))?;
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+    tokio::spawn(conn);
+    let req = Request::get(query)
+        .header("host", &args.control)
+        .header("authorization", format!("Bearer {}", token.trim()))
+        .body(Empty::<Bytes>::new())?;
+    let rsp = send.send_request(req).await?;
+    if rsp.status() != StatusCode::OK {
+        let status = rsp.status();
+        let body = rsp.into_body().collect().await?.to_bytes();
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body).trim()).into());
+    }
+    let mut body = rsp.into_body();
+    let mut pending = Vec::new();
+    let mut seen = 0u64;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        pending.extend_from_slice(&data);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            if args.json {
+                print!("{}", String::from_utf8_lossy(&line));
+            } else if let Ok(t) = serde_json::from_slice::<TapLine>(&line) {
+                println!("{}", render(&t));
+            }
+            seen += 1;
+            if args.count.is_some_and(|n| seen >= n) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `outbound default/productpage-v1 -> default/reviews-v2 GET reviews:9080/reviews/0 200 3ms mTLS`
+fn render(t: &TapLine) -> String {
+    let side = |s: &str| {
+        if s.is_empty() {
+            "-".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    format!(
+        "{:<8} {} -> {}  {} {}{}  {}{}  {:.1}ms  {}{}",
+        t.direction,
+        side(&t.source),
+        side(&t.destination),
+        t.method,
+        t.authority,
+        t.path,
+        t.status,
+        if t.grpc_status.is_empty() {
+            String::new()
+        } else {
+            format!(" grpc-status={}", t.grpc_status)
+        },
+        t.latency_ms,
+        if t.mtls { "mTLS" } else { "plaintext" },
+        if t.response_flags.is_empty() || t.response_flags == "-" {
+            String::new()
+        } else {
+            format!("  {}", t.response_flags)
+        }
+    )
+}
+
+/// Percent-encodes a query value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
