@@ -17,6 +17,7 @@ mod stat;
 mod table;
 mod tap;
 mod token;
+mod top;
 mod tracing_args;
 mod up;
 
@@ -76,6 +77,9 @@ enum Command {
     /// destination, method, path, status, latency and mTLS (needs the
     /// control plane's tap token).
     Tap(tap::Args),
+    /// The paths a workload serves or calls right now, by count, with
+    /// best, worst and last latency and success rate (from a tap).
+    Top(top::Args),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
         Command::Routes(args) => block_on(stat::routes(args)),
         Command::Edges(args) => block_on(stat::edges(args)),
         Command::Tap(args) => block_on(tap::run(args)),
+        Command::Top(args) => block_on(top::run(args)),
         Command::Check(args) => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

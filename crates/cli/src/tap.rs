@@ -17,9 +17,11 @@ use crate::up::DEFAULT_MESH;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// Which requests, of which workload, from which control plane: shared by
+/// `weft tap` and `weft top`.
 #[derive(clap::Args, Debug)]
-pub struct Args {
-    /// The workload to tap (`reviews-v1`).
+pub struct Filter {
+    /// The workload (`reviews-v1`).
     workload: String,
     #[arg(short, long, default_value = "default")]
     namespace: String,
@@ -39,12 +41,6 @@ pub struct Args {
     /// At most this many requests a second, per proxy.
     #[arg(long, default_value_t = 100)]
     max_rps: u32,
-    /// Print each request as a JSON line.
-    #[arg(short, long)]
-    json: bool,
-    /// Stop after this many requests.
-    #[arg(long)]
-    count: Option<u64>,
     /// The control plane's HTTP API.
     #[arg(long, env = "WEFT_CONTROL", default_value = DEFAULT_CONTROL)]
     control: String,
@@ -57,11 +53,42 @@ pub struct Args {
     mesh: String,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    filter: Filter,
+    /// Print each request as a JSON line.
+    #[arg(short, long)]
+    json: bool,
+    /// Stop after this many requests.
+    #[arg(long)]
+    count: Option<u64>,
+}
+
 pub async fn run(args: Args) -> Result<(), Error> {
-    let token_file = args
+    let mut seen = 0u64;
+    stream(&args.filter, |line, tap| {
+        if args.json {
+            print!("{}", String::from_utf8_lossy(line));
+        } else if let Some(t) = tap {
+            println!("{}", render(t));
+        }
+        seen += 1;
+        args.count.is_none_or(|n| seen < n)
+    })
+    .await
+}
+
+/// Opens a tap and hands each request to `each` (its JSON line, and the
+/// line read) until `each` returns false or the control plane ends it.
+pub async fn stream(
+    f: &Filter,
+    mut each: impl FnMut(&[u8], Option<&TapLine>) -> bool,
+) -> Result<(), Error> {
+    let token_file = f
         .token_file
         .clone()
-        .unwrap_or_else(|| weft_local::state::dir_for(&args.mesh).join("tap-token"));
+        .unwrap_or_else(|| weft_local::state::dir_for(&f.mesh).join("tap-token"));
     let token = std::fs::read_to_string(&token_file).map_err(|e| {
         format!(
             "cannot read the tap token at {}: {e}; pass --token-file (the control plane writes `tap-token` beside its state)",
@@ -70,27 +97,27 @@ pub async fn run(args: Args) -> Result<(), Error> {
     })?;
     let mut query = format!(
         "/api/v1/tap?workload={}&namespace={}&max_rps={}",
-        encode(&args.workload),
-        encode(&args.namespace),
-        args.max_rps
+        encode(&f.workload),
+        encode(&f.namespace),
+        f.max_rps
     );
     for (k, v) in [
-        ("to", &args.to),
-        ("path", &args.path),
-        ("method", &args.method),
-        ("direction", &args.direction),
+        ("to", &f.to),
+        ("path", &f.path),
+        ("method", &f.method),
+        ("direction", &f.direction),
     ] {
         if let Some(v) = v {
             query += &format!("&{k}={}", encode(v));
         }
     }
-    let tcp = TcpStream::connect(&args.control)
+    let tcp = TcpStream::connect(&f.control)
         .await
-        .map_err(|e| format!("cannot reach the control plane at {}: {e}", args.control))?;
+        .map_err(|e| format!("cannot reach the control plane at {}: {e}", f.control))?;
     let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
     tokio::spawn(conn);
     let req = Request::get(query)
-        .header("host", &args.control)
+        .header("host", &f.control)
         .header("authorization", format!("Bearer {}", token.trim()))
         .body(Empty::<Bytes>::new())?;
     let rsp = send.send_request(req).await?;
@@ -101,7 +128,6 @@ pub async fn run(args: Args) -> Result<(), Error> {
     }
     let mut body = rsp.into_body();
     let mut pending = Vec::new();
-    let mut seen = 0u64;
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame?.into_data() else {
             continue;
@@ -109,13 +135,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
         pending.extend_from_slice(&data);
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            if args.json {
-                print!("{}", String::from_utf8_lossy(&line));
-            } else if let Ok(t) = serde_json::from_slice::<TapLine>(&line) {
-                println!("{}", render(&t));
-            }
-            seen += 1;
-            if args.count.is_some_and(|n| seen >= n) {
+            let tap = serde_json::from_slice::<TapLine>(&line).ok();
+            if !each(&line, tap.as_ref()) {
                 return Ok(());
             }
         }

@@ -109,6 +109,41 @@ fn tap_streams_a_workloads_requests_to_a_caller_with_the_token() {
         "{text}"
     );
 
+    // `weft top`: the paths reviews-v1 serves, busiest first.
+    let top = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "top",
+            "reviews-v1",
+            "--seconds",
+            "4",
+            "--control",
+            &mesh.api(),
+        ])
+        .arg("--token-file")
+        .arg(&token)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiter = std::thread::spawn(move || top.wait_with_output().unwrap());
+    while !waiter.is_finished() {
+        mesh.page(None);
+    }
+    let out = waiter.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let mut lines = text.lines();
+    assert!(
+        lines.next().unwrap_or_default().starts_with("SOURCE"),
+        "{text}"
+    );
+    let row = lines.next().unwrap_or_default();
+    assert!(
+        row.contains("default/productpage-v1")
+            && row.contains("/reviews/0")
+            && row.contains("100.00%"),
+        "{text}"
+    );
+
     // Without the token: refused.
     let wrong = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(wrong.path(), "not-the-token").unwrap();

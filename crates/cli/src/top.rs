@@ -1,0 +1,203 @@
+//! `weft top`: the paths a workload serves or calls right now, by count,
+//! with best, worst and last latency and success rate, refreshed every
+//! second (Linkerd's top), from a tap.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use weft_control::tap::TapLine;
+
+use crate::tap::{Filter, stream};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Rows shown at most.
+const ROWS: usize = 20;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    filter: Filter,
+    /// Run this long, then print the table once and exit (for scripts;
+    /// without it, refresh until Ctrl-C).
+    #[arg(long)]
+    seconds: Option<u64>,
+}
+
+/// One row: requests from `source` to `destination` for `method path`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key {
+    source: String,
+    destination: String,
+    method: String,
+    path: String,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Row {
+    count: u64,
+    ok: u64,
+    best: f64,
+    worst: f64,
+    last: f64,
+}
+
+#[derive(Debug, Default)]
+struct Table(HashMap<Key, Row>);
+
+impl Table {
+    fn add(&mut self, t: &TapLine) {
+        let key = Key {
+            source: t.source.clone(),
+            destination: t.destination.clone(),
+            method: t.method.clone(),
+            path: t.path.clone(),
+        };
+        let row = self.0.entry(key).or_default();
+        let failed = t.status >= 500 || (!t.grpc_status.is_empty() && t.grpc_status != "0");
+        if row.count == 0 || t.latency_ms < row.best {
+            row.best = t.latency_ms;
+        }
+        row.worst = row.worst.max(t.latency_ms);
+        row.last = t.latency_ms;
+        row.count += 1;
+        row.ok += u64::from(!failed);
+    }
+
+    fn render(&self) -> String {
+        let mut rows: Vec<(&Key, &Row)> = self.0.iter().collect();
+        rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        let dash = |s: &str| {
+            if s.is_empty() {
+                "-".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        let body: Vec<Vec<String>> = rows
+            .iter()
+            .take(ROWS)
+            .map(|(k, r)| {
+                vec![
+                    dash(&k.source),
+                    dash(&k.destination),
+                    k.method.clone(),
+                    k.path.clone(),
+                    r.count.to_string(),
+                    format!("{:.1}ms", r.best),
+                    format!("{:.1}ms", r.worst),
+                    format!("{:.1}ms", r.last),
+                    format!("{:.2}%", 100.0 * r.ok as f64 / r.count as f64),
+                ]
+            })
+            .collect();
+        crate::table::render(
+            &[
+                "SOURCE",
+                "DESTINATION",
+                "METHOD",
+                "PATH",
+                "COUNT",
+                "BEST",
+                "WORST",
+                "LAST",
+                "SUCCESS",
+            ],
+            &body,
+        )
+    }
+}
+
+pub async fn run(args: Args) -> Result<(), Error> {
+    let table = Arc::new(Mutex::new(Table::default()));
+    let feed = {
+        let table = table.clone();
+        let filter = &args.filter;
+        async move {
+            stream(filter, |_, t| {
+                if let Some(t) = t {
+                    table.lock().add(t);
+                }
+                true
+            })
+            .await
+        }
+    };
+    if let Some(n) = args.seconds {
+        if let Ok(result) = tokio::time::timeout(Duration::from_secs(n), feed).await {
+            result?;
+        }
+        print!("{}", table.lock().render());
+        return Ok(());
+    }
+    let live = std::io::stdout().is_terminal();
+    let painter = {
+        let table = table.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let text = table.lock().render();
+                if live {
+                    // Clear the screen and draw from the top.
+                    print!("\x1b[2J\x1b[H{text}");
+                } else {
+                    println!("{text}");
+                }
+            }
+        })
+    };
+    let result = feed.await;
+    painter.abort();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(path: &str, status: u32, ms: f64) -> TapLine {
+        TapLine {
+            direction: "inbound".into(),
+            source: "default/productpage-v1".into(),
+            source_identity: String::new(),
+            destination: "default/reviews-v1".into(),
+            destination_identity: String::new(),
+            service: String::new(),
+            method: "GET".into(),
+            authority: "reviews:9080".into(),
+            path: path.into(),
+            status,
+            grpc_status: String::new(),
+            latency_ms: ms,
+            mtls: true,
+            response_flags: String::new(),
+            started_ms: 0,
+        }
+    }
+
+    #[test]
+    fn rows_count_latencies_and_success_by_path() {
+        let mut t = Table::default();
+        t.add(&line("/reviews/0", 200, 5.0));
+        t.add(&line("/reviews/0", 503, 1.0));
+        t.add(&line("/reviews/0", 200, 9.0));
+        t.add(&line("/health", 200, 2.0));
+        let out = t.render();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("SOURCE"), "{out}");
+        // Busiest first.
+        assert!(lines[1].contains("/reviews/0"), "{out}");
+        for cell in ["3", "1.0ms", "9.0ms", "66.67%"] {
+            assert!(lines[1].contains(cell), "{cell} in {out}");
+        }
+        assert!(lines[1].split_whitespace().any(|c| c == "9.0ms"), "{out}");
+        assert!(
+            lines[2].contains("/health") && lines[2].contains("100.00%"),
+            "{out}"
+        );
+    }
+}
