@@ -1,7 +1,8 @@
 //! The web dashboard in a real browser: Debian's Chromium, driven by
 //! playwright-core (both installed by scripts/install-test-deps.sh), loads
 //! the dashboard of a running bookinfo and finds the live workloads in
-//! its table and their mTLS edges in its graph. Screenshots are kept in
+//! its table, their mTLS edges in its graph, and requests arriving in a
+//! workload's live tap (started with the tap token). Screenshots are kept in
 //! `target/tmp/dashboard/` as the test's artifacts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -39,7 +40,8 @@ fn the_dashboard_shows_live_workloads_and_their_edges() {
     }
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
     std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
+    let token = weft_local::state::dir_for(&mesh.name).join("tap-token");
+    let node = Command::new("node")
         .arg(browser.join("dashboard.mjs"))
         .arg(format!("http://{}/", mesh.api()))
         .arg(&shots)
@@ -50,15 +52,26 @@ fn the_dashboard_shows_live_workloads_and_their_edges() {
         ])
         .args(["--edge", "default/productpage-v1=default/details-v1"])
         .args(["--edge", "default/productpage-v1=default/reviews-v2"])
-        .output()
+        .arg("--tap")
+        .arg(format!("default/reviews-v1={}", token.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("node runs the browser test");
+    // Traffic while the browser looks (its live tap needs requests).
+    let waiter = std::thread::spawn(move || node.wait_with_output().unwrap());
+    while !waiter.is_finished() {
+        mesh.page(None);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = waiter.join().unwrap();
     assert!(
         out.status.success(),
         "the dashboard check failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    for view in ["overview", "graph", "config"] {
+    for view in ["overview", "graph", "config", "workload"] {
         let png = shots.join(format!("{view}.png"));
         assert!(
             std::fs::metadata(&png)

@@ -10,6 +10,7 @@ use axum::routing::get;
 
 const INDEX: &str = include_str!("dashboard/index.html");
 const APP: &str = include_str!("dashboard/app.js");
+const TAP: &str = include_str!("dashboard/tap.js");
 const STYLE: &str = include_str!("dashboard/style.css");
 
 /// `/` and `/ui/*`, added to the API's router.
@@ -22,6 +23,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/ui/app.js",
             get(|| async { page("text/javascript; charset=utf-8", APP) }),
+        )
+        .route(
+            "/ui/tap.js",
+            get(|| async { page("text/javascript; charset=utf-8", TAP) }),
         )
         .route(
             "/ui/style.css",

@@ -3,12 +3,15 @@
 // table lists the live workloads, and the service graph draws their edges
 // with the mTLS lock. Saves a screenshot of each view.
 //
-// node dashboard.mjs <dashboard url> <screenshot dir> <workload>... --edge <from>=<to>...
+// node dashboard.mjs <dashboard url> <screenshot dir> <workload>... --edge <from>=<to>... --tap <ns/workload>=<token file>
+import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const [url, shots, ...rest] = process.argv.slice(2);
-const workloads = rest.filter((a, i) => a !== "--edge" && rest[i - 1] !== "--edge");
-const edges = rest.filter((a, i) => rest[i - 1] === "--edge").map((e) => e.split("="));
+const flag = (f) => rest.filter((a, i) => rest[i - 1] === f);
+const workloads = rest.filter((a, i) => !a.startsWith("--") && !rest[i - 1]?.startsWith("--"));
+const edges = flag("--edge").map((e) => e.split("="));
+const taps = flag("--tap").map((t) => t.split("="));
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -37,6 +40,18 @@ try {
   await page.waitForSelector('td.ok:has-text("analysis is clean")', { timeout: 10000 });
   await page.waitForSelector('td.ok:has-text("every proxy holds its current config")', { timeout: 10000 });
   await page.screenshot({ path: `${shots}/config.png`, fullPage: true });
+  for (const [workload, tokenFile] of taps) {
+    // A live tap, started as a person would: token, filter, Start. The
+    // test sends product pages meanwhile.
+    await page.goto(`${url}#/workload/${workload}`);
+    await page.fill("#tap-token", readFileSync(tokenFile, "utf8").trim());
+    await page.fill("#tap-path", "/reviews/");
+    await page.click("#tap-start");
+    await page.waitForSelector('#tap-rows tbody tr[data-path^="/reviews/"]', { timeout: 30000 });
+    await page.waitForSelector('#top-rows tbody tr[data-path^="/reviews/"]', { timeout: 10000 });
+    await page.screenshot({ path: `${shots}/workload.png`, fullPage: true });
+    await page.click("#tap-stop");
+  }
 } catch (e) {
   failed ??= String(e);
 } finally {

@@ -1,5 +1,7 @@
 // weft's dashboard: plain ES module, no build step. Every view reads the
-// control plane's JSON API and is redrawn every POLL_MS.
+// control plane's JSON API and is redrawn every POLL_MS (a workload's
+// live tap panel stays while its figures are redrawn).
+import * as tap from "./tap.js";
 
 const POLL_MS = 2000;
 const view = document.getElementById("view");
@@ -164,11 +166,28 @@ function route() {
 }
 
 let drawing = false;
+let stopTap = null;
 async function draw() {
   if (drawing) return;
   drawing = true;
   try {
-    view.innerHTML = await route();
+    const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+    const panel = document.getElementById("tap-panel");
+    if (parts[0] === "workload") {
+      const key = `${parts[1]}/${parts[2]}`;
+      const html = await route();
+      if (panel?.dataset.workload === key) {
+        document.getElementById("wl-data").innerHTML = html;
+      } else {
+        stopTap?.();
+        view.innerHTML = `<div id="wl-data">${html}</div><h2>Live tap and top</h2>${tap.panel(parts[1], parts[2])}`;
+        stopTap = tap.attach(parts[1], parts[2]);
+      }
+    } else {
+      stopTap?.();
+      stopTap = null;
+      view.innerHTML = await route();
+    }
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
     status.textContent = `control plane unreachable`;
