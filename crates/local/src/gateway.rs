@@ -260,6 +260,7 @@ impl GatewayProxy<'_> {
             authorization: Vec::new(),
             peer_authentication: None,
             tracing: None,
+            access_log: None,
             gateway_servers: Vec::new(),
             control_plane: Some(ControlPlane {
                 address: self.control.to_string(),

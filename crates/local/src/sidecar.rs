@@ -115,6 +115,7 @@ impl Sidecar<'_> {
             authorization: Vec::new(),
             peer_authentication: None,
             tracing: None,
+            access_log: None,
             gateway_servers: Vec::new(),
             control_plane: Some(ControlPlane {
                 address: self.control.to_string(),

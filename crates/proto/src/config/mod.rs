@@ -4,6 +4,7 @@
 //! Field names are `snake_case`, as in Envoy's bootstrap. Durations are
 //! written as `100ms` / `0.5s` (see [`crate::duration`]).
 
+mod access_log;
 mod authz;
 mod circuit;
 mod cluster;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use access_log::AccessLog;
 pub use authz::{Action, AuthorizationPolicy, Condition, IpBlock, Operation, Rule, Source};
 pub use circuit::{ConnectionPool, OutlierDetection};
 pub use cluster::{
@@ -117,6 +119,10 @@ pub struct ProxyConfig {
     /// work at all (trace headers still pass through untouched).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<Tracing>,
+
+    /// One JSON line per request. Unset: no access log work at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<AccessLog>,
 
     /// Where to get services, clusters and inbound ports from at run time
     /// (`weft control`). They are added to the ones in this file.

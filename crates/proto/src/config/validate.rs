@@ -22,6 +22,16 @@ impl ProxyConfig {
         self.check_gateway_listeners(&mut errs);
         self.check_services(&clusters, &mut errs);
         self.check_gateway_servers(&clusters, &mut errs);
+        if self
+            .access_log
+            .as_ref()
+            .is_some_and(|a| a.path.trim().is_empty())
+        {
+            errs.push(ConfigError::new(
+                "access_log.path",
+                "must name a file to append to, or /dev/stdout",
+            ));
+        }
         self.check_inbound(&mut errs);
         self.check_authorization(&mut errs);
         if let Some(t) = &self.tracing {

@@ -31,6 +31,11 @@ pub struct Exchange {
     span: Option<Box<Span>>,
     /// What an open tap needs of the request; `None` with no tap open.
     tap: Option<Box<crate::tap::Tapped>>,
+    /// The access log line's request part and its writer, when logging.
+    log: Option<(
+        Box<crate::telemetry::access_log::Pending>,
+        Arc<crate::telemetry::access_log::AccessLogger>,
+    )>,
 }
 
 // === impl Exchange ===
@@ -68,6 +73,7 @@ impl Exchange {
             route: None,
             span: None,
             tap: None,
+            log: None,
         }
     }
 
@@ -123,6 +129,24 @@ impl Exchange {
     /// (one atomic load when none is).
     pub fn start_tap<B>(&mut self, req: &http::Request<B>) {
         self.tap = self.ctx.state.taps.start(req);
+    }
+
+    /// Keeps what the access log line needs, when logging is on.
+    pub fn start_log<B>(&mut self, snap: &Snapshot, req: &http::Request<B>) {
+        if let Some(logger) = &snap.access_log {
+            self.log = Some((logger.start(req), logger.clone()));
+        }
+    }
+
+    pub fn logging(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// The endpoint and cluster picked, for the access log.
+    pub fn log_upstream(&mut self, addr: std::net::SocketAddr, cluster: &str) {
+        if let Some((p, _)) = &mut self.log {
+            p.set_upstream(addr, cluster);
+        }
     }
 
     /// The upstream hop is mesh mTLS (for a tap's `mtls`).
@@ -183,6 +207,18 @@ impl Drop for Exchange {
             self.request_bytes.load(Ordering::Relaxed),
             self.response_bytes,
         );
+        if let Some((p, logger)) = self.log.take() {
+            logger.finish(
+                &p,
+                &self.labels,
+                self.start.elapsed(),
+                (
+                    self.request_bytes.load(Ordering::Relaxed),
+                    self.response_bytes,
+                ),
+                self.ctx.peer,
+            );
+        }
         if let Some(t) = self.tap.take() {
             self.ctx.state.taps.finish(
                 &t,

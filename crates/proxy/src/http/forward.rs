@@ -44,6 +44,8 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
         ex.start_trace(tracer, &mut req);
     }
     ex.start_tap(&req);
+    // Access log off: this one check.
+    ex.start_log(&snap, &req);
 
     if ctx.listener.direction == Direction::Inbound
         && !snap.authz.is_empty()
@@ -87,11 +89,18 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     let affinity = Affinity::of(&decision.target, ctx.peer, &req);
     let hash = affinity.as_ref().and_then(|a| a.hash);
     ex.trace_target(&decision.target);
+    let cluster_name = match &decision.target {
+        Target::Cluster(c) if ex.logging() => Some(c.name.clone()),
+        _ => None,
+    };
     let up = match route::resolve(&ctx, &snap, decision.target, hash).await {
         Ok(up) => up,
         Err(e) => return edited(respond::error(ex, grpc, e), &actions),
     };
     ex.tap_upstream(up.endpoint.is_meshed());
+    if let Some(c) = &cluster_name {
+        ex.log_upstream(up.endpoint.addr, c);
+    }
     if ctx.listener.direction != Direction::Inbound {
         let meshed = up.endpoint.is_meshed();
         peer::set_outbound(req.headers_mut(), meshed, snap.peer_header.as_ref());

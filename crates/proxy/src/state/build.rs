@@ -180,6 +180,7 @@ impl Snapshot {
             gateways,
             rate_limiters: limiters,
             tracer: None,
+            access_log: None,
         })
     }
 }

@@ -68,6 +68,8 @@ pub struct Snapshot {
     pub rate_limiters: crate::http::RateLimiters,
     /// Distributed tracing, when the config turns it on.
     pub tracer: Option<Arc<crate::telemetry::trace::Tracer>>,
+    /// Writes access log lines, when they are on.
+    pub access_log: Option<Arc<crate::telemetry::access_log::AccessLogger>>,
 }
 
 /// Outbound services, findable by name and by virtual IP.
@@ -123,6 +125,7 @@ impl ProxyState {
         let metrics = Metrics::new();
         let mut snapshot = Snapshot::build(Arc::new(config), None, creds.as_ref())?;
         snapshot.tracer = tracer(&snapshot, None, &metrics);
+        snapshot.access_log = access_log(&snapshot, None);
         let mesh_server = creds
             .as_ref()
             .map(|c| c.server_config(true, &weft_identity::MESH_ALPNS));
@@ -149,6 +152,7 @@ impl ProxyState {
         let prev = self.snapshot.load_full();
         let mut next = Snapshot::build(Arc::new(config), Some(&prev), self.creds.as_ref())?;
         next.tracer = tracer(&next, prev.tracer.as_ref(), &self.metrics);
+        next.access_log = access_log(&next, prev.access_log.as_ref());
         self.snapshot.store(Arc::new(next));
         Ok(())
     }
@@ -198,6 +202,15 @@ fn tracer(
 ) -> Option<Arc<crate::telemetry::trace::Tracer>> {
     let config = snap.config.tracing.as_ref()?;
     crate::telemetry::trace::Tracer::build(config, &snap.config.node, prev, &metrics.spans)
+}
+
+/// The snapshot's access logger: the previous one while its config holds.
+fn access_log(
+    snap: &Snapshot,
+    prev: Option<&Arc<crate::telemetry::access_log::AccessLogger>>,
+) -> Option<Arc<crate::telemetry::access_log::AccessLogger>> {
+    let config = snap.config.access_log.as_ref()?;
+    crate::telemetry::access_log::AccessLogger::build(config, prev)
 }
 
 // === impl ServiceTable ===

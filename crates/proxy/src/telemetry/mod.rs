@@ -1,5 +1,6 @@
 //! Golden metrics with Istio's standard names and labels.
 
+pub mod access_log;
 mod labels;
 mod metrics;
 mod route;

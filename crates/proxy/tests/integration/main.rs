@@ -2,6 +2,7 @@
 //! 127.0.0.1:0, real sockets throughout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access_log;
 mod authz;
 mod balance;
 mod conn_pool;
