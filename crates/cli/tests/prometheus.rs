@@ -139,17 +139,25 @@ fn prometheus_scrapes_the_mesh_through_the_control_planes_discovery() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    // Every proxy is a target, found through the control plane.
-    let targets = http_get(&addr, "/api/v1/targets?state=active", &addr, None);
-    let v: serde_json::Value = serde_json::from_str(&dechunk(&targets.body)).unwrap();
-    let up: Vec<&str> = v["data"]["activeTargets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["labels"]["job"] == "weft-proxies" && t["health"] == "up")
-        .filter_map(|t| t["labels"]["workload"].as_str())
-        .collect();
-    assert!(up.contains(&"web") && up.contains(&"client"), "{v:#}");
+    // Every proxy is a target, found through the control plane (and up
+    // once Prometheus has scraped it).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let targets = http_get(&addr, "/api/v1/targets?state=active", &addr, None);
+        let v: serde_json::Value = serde_json::from_str(&dechunk(&targets.body)).unwrap();
+        let up: Vec<&str> = v["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["labels"]["job"] == "weft-proxies" && t["health"] == "up")
+            .filter_map(|t| t["labels"]["workload"].as_str())
+            .collect();
+        if up.contains(&"web") && up.contains(&"client") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v:#}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 fn which(name: &str) -> Option<PathBuf> {
