@@ -225,7 +225,7 @@ fn compile(root: &Path, file: &Path) -> String {
             Typed::Authorization(a) => snap.policies.push(a),
             // Only a gateway gets them (below).
             Typed::GatewayServer(_) => {}
-            Typed::TrustRoots(_) | Typed::Tracing(_) => {}
+            Typed::TrustRoots(_) | Typed::Tracing(_) | Typed::AccessLog(_) => {}
             Typed::PeerAuthentication(p) => {
                 snap.peer_authentication = (p != Default::default()).then_some(p)
             }

@@ -8,8 +8,8 @@
 use std::hash::{Hash, Hasher};
 
 use crate::config::{
-    AuthorizationPolicy, Cluster, GatewayServer, InboundPort, PeerAuthentication, ProxyConfig,
-    Service, Tracing, TrustRoots,
+    AccessLog, AuthorizationPolicy, Cluster, GatewayServer, InboundPort, PeerAuthentication,
+    ProxyConfig, Service, Tracing, TrustRoots,
 };
 use crate::discovery::{Resource, ResourceName};
 
@@ -25,6 +25,9 @@ pub const TRUST_ROOTS: &str = "weft.dev/TrustRoots";
 /// Mesh-wide tracing (`weft control --tracing-otlp-endpoint`); one per
 /// proxy, named `default`.
 pub const TRACING: &str = "weft.dev/Tracing";
+/// Access logging for this proxy (Istio's `Telemetry` `accessLogging`);
+/// one per view, present only when logging is on.
+pub const ACCESS_LOG: &str = "weft.dev/AccessLog";
 
 /// The one PeerAuthentication (and TrustRoots) resource a proxy holds is
 /// named this.
@@ -47,6 +50,8 @@ pub enum Typed {
     /// Where spans go and how many requests are sampled: the `tracing`
     /// section of the proxy's config.
     Tracing(Tracing),
+    /// The proxy writes access logs: on when present.
+    AccessLog(AccessLog),
 }
 
 /// A body that does not decode as its type says.
@@ -138,6 +143,13 @@ pub fn compose<'a>(
                 }
                 out.tracing = Some(t.clone());
             }
+            // The file's own `access_log` (an operator's choice for this
+            // proxy) stands; the control plane's turns it on otherwise.
+            Typed::AccessLog(a) => {
+                if base.access_log.is_none() {
+                    out.access_log = Some(a.clone());
+                }
+            }
         }
     }
     Ok(out)
@@ -156,6 +168,7 @@ impl Typed {
             Typed::GatewayServer(_) => GATEWAY_SERVER,
             Typed::TrustRoots(_) => TRUST_ROOTS,
             Typed::Tracing(_) => TRACING,
+            Typed::AccessLog(_) => ACCESS_LOG,
         }
     }
 
@@ -168,9 +181,10 @@ impl Typed {
             Typed::Inbound(p) => p.port.to_string(),
             Typed::GatewayServer(g) => g.port.to_string(),
             Typed::Authorization(a) => a.name.clone(),
-            Typed::PeerAuthentication(_) | Typed::TrustRoots(_) | Typed::Tracing(_) => {
-                PEER_AUTHENTICATION_NAME.to_string()
-            }
+            Typed::PeerAuthentication(_)
+            | Typed::TrustRoots(_)
+            | Typed::Tracing(_)
+            | Typed::AccessLog(_) => PEER_AUTHENTICATION_NAME.to_string(),
         }
     }
 
@@ -193,6 +207,7 @@ impl Typed {
             Typed::GatewayServer(g) => serde_json::to_vec(g),
             Typed::TrustRoots(r) => serde_json::to_vec(r),
             Typed::Tracing(t) => serde_json::to_vec(t),
+            Typed::AccessLog(a) => serde_json::to_vec(a),
         }
         // Serializing these plain structs cannot fail: map keys are
         // strings or integers (written as strings), no custom serializers that error.
@@ -224,6 +239,7 @@ impl Typed {
             GATEWAY_SERVER => Typed::GatewayServer(serde_json::from_slice(&r.body).map_err(err)?),
             TRUST_ROOTS => Typed::TrustRoots(serde_json::from_slice(&r.body).map_err(err)?),
             TRACING => Typed::Tracing(serde_json::from_slice(&r.body).map_err(err)?),
+            ACCESS_LOG => Typed::AccessLog(serde_json::from_slice(&r.body).map_err(err)?),
             other => return Err(DecodeError::UnknownType(other.to_string())),
         };
         let actual = typed.name();
@@ -303,6 +319,24 @@ mod tests {
             err.to_string(),
             "weft.dev/Cluster \"local\" is defined both in the config file and by the control plane; remove it from the file"
         );
+    }
+
+    #[test]
+    fn pushed_access_logging_turns_it_on_unless_the_file_chose() {
+        let typed = Typed::AccessLog(AccessLog::default());
+        let wire = typed.encode();
+        assert_eq!(wire.type_url, ACCESS_LOG);
+        assert_eq!(Typed::decode(&wire).unwrap(), typed);
+        let plain = ProxyConfig::from_yaml("t.yaml", "listeners: []\n").unwrap();
+        let out = compose(&plain, std::slice::from_ref(&typed)).unwrap();
+        assert_eq!(out.access_log, Some(AccessLog::default()));
+        let own = ProxyConfig::from_yaml(
+            "t.yaml",
+            "listeners: []\naccess_log: { path: /var/log/weft.log }\n",
+        )
+        .unwrap();
+        let out = compose(&own, &[typed]).unwrap();
+        assert_eq!(out.access_log.unwrap().path, "/var/log/weft.log");
     }
 
     #[test]

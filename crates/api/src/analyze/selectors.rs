@@ -19,6 +19,10 @@ pub(super) fn check(index: &Index<'_>, out: &mut Vec<Finding>) {
                 "spec.selector.matchLabels",
                 p.selector.as_ref().map(|s| &s.match_labels),
             ),
+            Spec::Telemetry(t) => (
+                "spec.selector.matchLabels",
+                t.selector.as_ref().map(|s| &s.match_labels),
+            ),
             Spec::RequestAuthentication(p) => (
                 "spec.selector.matchLabels",
                 p.selector.as_ref().map(|s| &s.match_labels),

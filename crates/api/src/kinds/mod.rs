@@ -106,6 +106,8 @@ kinds! {
     PeerAuthentication => Object<istio::PeerAuthentication>, "security.istio.io", ["v1", "v1beta1"], "PeerAuthentication", "PeerAuthentication";
     AuthorizationPolicy => Object<istio::AuthorizationPolicy>, "security.istio.io", ["v1", "v1beta1"], "AuthorizationPolicy", "AuthorizationPolicy";
     RequestAuthentication => Object<istio::RequestAuthentication>, "security.istio.io", ["v1", "v1beta1"], "RequestAuthentication", "RequestAuthentication";
+    /// Only its access logging is carried out.
+    Telemetry => Object<istio::Telemetry>, "telemetry.istio.io", ["v1", "v1alpha1"], "Telemetry", "Telemetry";
     HttpRoute => Object<gateway_api::HttpRoute>, "gateway.networking.k8s.io", ["v1", "v1beta1"], "HTTPRoute", "HTTPRoute";
     GrpcRoute => Object<gateway_api::GrpcRoute>, "gateway.networking.k8s.io", ["v1", "v1alpha2"], "GRPCRoute", "GRPCRoute";
     TcpRoute => Object<gateway_api::TcpRoute>, "gateway.networking.k8s.io", ["v1", "v1alpha2"], "TCPRoute", "TCPRoute";

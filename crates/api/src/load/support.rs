@@ -246,6 +246,11 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
         Kind::TrafficSplit => mesh::TRAFFIC_SPLIT,
         Kind::ServiceProfile => mesh::SERVICE_PROFILE,
         Kind::PeerAuthentication => &["spec.selector", "spec.mtls.mode", "spec.portLevelMtls"],
+        Kind::Telemetry => &[
+            "spec.selector",
+            "spec.accessLogging[].providers",
+            "spec.accessLogging[].disabled",
+        ],
         Kind::AuthorizationPolicy => &[
             "spec.selector",
             "spec.action",

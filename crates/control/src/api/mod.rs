@@ -91,6 +91,9 @@ pub struct ProxyConfigDump {
     /// Where it sends spans, when the mesh traces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<weft_proto::config::Tracing>,
+    /// Where it writes access logs, when they are on for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<weft_proto::config::AccessLog>,
     /// What it serves on each gateway port, when it is a gateway.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateway_servers: Vec<weft_proto::config::GatewayServer>,
@@ -266,6 +269,7 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
         policies: Vec::new(),
         peer_authentication: None,
         tracing: None,
+        access_log: None,
         gateway_servers: Vec::new(),
     };
     for r in p.held.iter().flat_map(|v| v.resources.values()) {
@@ -278,6 +282,7 @@ async fn proxy_config(State(api): State<Api>, Path(id): Path<String>) -> Respons
             Ok(Typed::GatewayServer(g)) => dump.gateway_servers.push(g),
             Ok(Typed::TrustRoots(_)) => {}
             Ok(Typed::Tracing(t)) => dump.tracing = Some(t),
+            Ok(Typed::AccessLog(a)) => dump.access_log = Some(a),
             Err(e) => tracing::error!("a held resource does not decode: {e}"),
         }
     }

@@ -96,7 +96,7 @@ impl Dirty {
                     }
                     true
                 }
-                Spec::PeerAuthentication(_) => false,
+                Spec::PeerAuthentication(_) | Spec::Telemetry(_) => false,
                 Spec::WorkloadEntry(we) => {
                     selecting(before, ns, &we.labels, &mut out);
                     selecting(now, ns, &we.labels, &mut out);

@@ -208,6 +208,9 @@ impl Generation {
         if let Some(t) = &self.mesh.tracing {
             put(&Typed::Tracing(t.clone()).encode());
         }
+        if super::telemetry::access_logs(&self.mesh, caller) {
+            put(&Typed::AccessLog(weft_proto::config::AccessLog::default()).encode());
+        }
         let before = self.prev.as_ref().and_then(|p| p.views.get(caller));
         let delta = before.map(|b| delta(b, &resources));
         // An unchanged view is the previous one: proxies holding it hold

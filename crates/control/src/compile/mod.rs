@@ -27,6 +27,7 @@ pub mod routes;
 mod scope;
 mod service;
 mod split;
+mod telemetry;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ mod peer_authentication;
 mod request_authentication;
 mod service_entry;
 mod sidecar;
+mod telemetry;
 mod virtual_service;
 mod workload_entry;
 
@@ -22,5 +23,6 @@ pub use peer_authentication::*;
 pub use request_authentication::*;
 pub use service_entry::*;
 pub use sidecar::*;
+pub use telemetry::*;
 pub use virtual_service::*;
 pub use workload_entry::*;

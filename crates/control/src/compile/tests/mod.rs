@@ -581,3 +581,4 @@ mod mtls;
 mod profile;
 mod rate_limit;
 mod split;
+mod telemetry;
