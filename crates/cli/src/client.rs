@@ -94,3 +94,17 @@ pub async fn post_json<B: Serialize>(
 ) -> Result<Answer, ClientError> {
     call(addr, Method::POST, path, Some(serde_json::to_vec(body)?)).await
 }
+
+/// Percent-encodes a query value (RFC 3986: unreserved characters and `/`
+/// stay as they are).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

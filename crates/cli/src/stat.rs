@@ -5,7 +5,7 @@
 use clap::ValueEnum;
 use weft_control::telemetry::{StatKind, StatRow};
 
-use crate::client::{self, DEFAULT_CONTROL};
+use crate::client::{self, DEFAULT_CONTROL, encode};
 use crate::table;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -285,17 +285,4 @@ impl NamespaceOrDash for StatRow {
     fn namespace_or_dash(&self) -> String {
         dash(&self.namespace)
     }
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use weft_control::tap::TapLine;
 
-use crate::client::DEFAULT_CONTROL;
+use crate::client::{DEFAULT_CONTROL, encode};
 use crate::up::DEFAULT_MESH;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -175,17 +175,4 @@ fn render(t: &TapLine) -> String {
             format!("  {}", t.response_flags)
         }
     )
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -25,6 +25,9 @@ pub struct Args {
     /// without it, refresh until Ctrl-C).
     #[arg(long)]
     seconds: Option<u64>,
+    /// Stop after this many requests, then print the table once.
+    #[arg(long)]
+    count: Option<u64>,
 }
 
 /// One row: requests from `source` to `destination` for `method path`.
@@ -113,21 +116,25 @@ impl Table {
 
 pub async fn run(args: Args) -> Result<(), Error> {
     let table = Arc::new(Mutex::new(Table::default()));
+    let count = args.count;
     let feed = {
         let table = table.clone();
         let filter = &args.filter;
         async move {
+            let mut seen = 0u64;
             stream(filter, |_, t| {
                 if let Some(t) = t {
                     table.lock().add(t);
                 }
-                true
+                seen += 1;
+                count.is_none_or(|n| seen < n)
             })
             .await
         }
     };
-    if let Some(n) = args.seconds {
-        if let Ok(result) = tokio::time::timeout(Duration::from_secs(n), feed).await {
+    if args.seconds.is_some() || count.is_some() {
+        let limit = Duration::from_secs(args.seconds.unwrap_or(u64::MAX / 4));
+        if let Ok(result) = tokio::time::timeout(limit, feed).await {
             result?;
         }
         print!("{}", table.lock().render());

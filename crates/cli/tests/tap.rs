@@ -114,8 +114,8 @@ fn tap_streams_a_workloads_requests_to_a_caller_with_the_token() {
         .args([
             "top",
             "reviews-v1",
-            "--seconds",
-            "4",
+            "--count",
+            "3",
             "--control",
             &mesh.api(),
         ])
@@ -125,7 +125,12 @@ fn tap_streams_a_workloads_requests_to_a_caller_with_the_token() {
         .spawn()
         .unwrap();
     let waiter = std::thread::spawn(move || top.wait_with_output().unwrap());
+    let started = Instant::now();
     while !waiter.is_finished() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "weft top saw no 3 requests"
+        );
         mesh.page(None);
     }
     let out = waiter.join().unwrap();
