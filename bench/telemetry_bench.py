@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Telemetry overhead: the same weft sidecar pair as proxy_bench.py, with
+tracing (every request sampled, spans exported over OTLP/HTTP to a local
+sink) and access logs (to /dev/null) on, against the pair with both off.
+Metrics are always on. Reports the throughput and latency cost; the
+target is under 5% of throughput.
+
+Usage: bench/setup.sh && bench/telemetry_bench.py [--rate 1000] [--seconds 10] [--rounds 3]
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import proxy_bench as pb  # noqa: E402
+
+SINK = "127.0.0.1:14318"
+
+
+def telemetry(sampling, access_log):
+    """The `on` pair's extra config: tracing at `sampling` percent, and
+    access logs to /dev/null when asked for."""
+    text = f'\ntracing: {{ otlp: {{ endpoint: "{SINK}", protocol: http_protobuf }}, sampling: {sampling} }}\n'
+    if access_log:
+        text += "access_log: { path: /dev/null }\n"
+    return text
+
+
+class Sink(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that accepts every export and counts them."""
+
+    exports = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        Sink.exports += 1
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=int, default=1000)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--max-seconds", type=int, default=10)
+    ap.add_argument("--max-conns", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--max-other-cores", type=float, default=0.15)
+    ap.add_argument("--quiet-timeout", type=int, default=600)
+    ap.add_argument("--sampling", type=float, default=100.0,
+                    help="percent of requests traced (Istio's default is 1)")
+    ap.add_argument("--no-access-log", action="store_true")
+    args = ap.parse_args()
+    if not pb.OHA.exists():
+        sys.exit(f"{pb.OHA} missing: run bench/setup.sh")
+    subprocess.run(["cargo", "build", "--release", "-p", "weft-proxy", "-p", "weft-sample"], cwd=pb.ROOT, check=True)
+    host, port = SINK.split(":")
+    sink = ThreadingHTTPServer((host, int(port)), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+
+    tmp = Path(tempfile.mkdtemp(prefix="weft-telemetry-bench-"))
+    procs = pb.Procs(tmp)
+    start = procs.start
+    weft = ["--concurrency", "1", "--log-level", "warn"]
+    try:
+        start([str(pb.RELEASE / "weft-sample"), "echo", "--http", pb.UPSTREAM], "upstream.log")
+        pairs = []
+        on = telemetry(args.sampling, not args.no_access_log)
+        for name, extra, base in (("weft", "", 15000), ("weft-telemetry", on, 15400)):
+            server = pb.weft_config(pb.WEFT_SERVER, admin=base + 100, metrics=base + 190, port=base + 106) + extra
+            client = pb.weft_config(pb.WEFT_CLIENT, admin=base, metrics=base + 90, port=base + 1,
+                                    peer=base + 106) + extra
+            (tmp / f"{name}-server.yaml").write_text(server)
+            (tmp / f"{name}-client.yaml").write_text(client)
+            ws = start([str(pb.RELEASE / "weft-proxy"), "-c", str(tmp / f"{name}-server.yaml"), *weft],
+                       f"{name}-server.log")
+            wc = start([str(pb.RELEASE / "weft-proxy"), "-c", str(tmp / f"{name}-client.yaml"), *weft],
+                       f"{name}-client.log")
+            pairs.append((name, f"http://127.0.0.1:{base + 1}{pb.PATH}", [wc.pid, ws.pid], None))
+        for p in (18080, 15106, 15001, 15506, 15401):
+            pb.wait_port(p)
+        paths = [("direct", f"http://{pb.UPSTREAM}{pb.PATH}", [], None), *pairs]
+        for _, url, _, _ in paths:
+            pb.oha(url, 2, rate=args.rate)
+        rounds = {name: [] for name, _, _, _ in paths}
+        for i in range(args.rounds):
+            print(f"fixed-rate round {i + 1}/{args.rounds}", file=sys.stderr)
+            for name, url, pids, check in paths:
+                row, others = pb.quietly(lambda: pb.measure_fixed(name, url, pids, args, check), procs.pids(), args)
+                row["other_cores"] = [others]
+                rounds[name].append(row)
+        for i in range(args.rounds):
+            print(f"max-rate round {i + 1}/{args.rounds}", file=sys.stderr)
+            for name, url, _, check in paths:
+                row = rounds[name][i]
+                _, others = pb.quietly(lambda: pb.measure_max(name, url, row, args, check), procs.pids(), args)
+                row["other_cores"].append(others)
+        rows = [pb.median_row(rounds[name]) for name, _, _, _ in paths]
+    finally:
+        procs.stop()
+        sink.shutdown()
+    if Sink.exports == 0 and args.sampling >= 1:
+        sys.exit("no spans reached the OTLP sink: tracing was not on")
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=pb.ROOT, capture_output=True,
+                          text=True).stdout.strip()
+    d = {r["path"]: r for r in rows}
+    off, on = d["weft"], d["weft-telemetry"]
+    cost = 1 - on["max"]["rps"] / off["max"]["rps"]
+    lines = [f"weft `{head}`; tracing {args.sampling}% of requests"
+             f"{'' if args.no_access_log else ' and access logs'}; fixed {args.rate} rps for {args.seconds} s, "
+             f"then maximum rate; median of {args.rounds} interleaved rounds; {Sink.exports} OTLP exports "
+             "received.", "",
+             "| path | p50 ms | p99 ms | max rps | CPU per proxy at fixed rate (cores) |", "|---|---|---|---|---|"]
+    for r in rows:
+        f = r["fixed"]
+        cpu = ", ".join(f"{c:.2f}" for c in r["cpu_cores"]) or "-"
+        lines.append(f"| {r['path']} | {f['p50_ms']:.3f} | {f['p99_ms']:.3f} | {r['max']['rps']:.0f} | {cpu} |")
+    lines += ["", f"Throughput cost: {cost * 100:.1f}% (target < 5%)."]
+    out = pb.ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"telemetry-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps({"rows": rows}, indent=2))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
