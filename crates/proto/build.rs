@@ -24,6 +24,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Resource bodies as `Bytes`: a resource shared by many proxies'
         // views is sent to each without copying its body.
         .bytes(".weft.mesh.v1.Resource.body")
+        // `GET /api/v1/tap` writes tap events as JSON lines as they are.
+        .type_attribute(
+            ".weft.mesh.v1.TapEvent",
+            "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default)]",
+        )
         .compile_fds_with_config(fds, prost)?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use weft_control::tap::TapLine;
+use weft_proto::discovery::TapEvent;
 
 use crate::client::{DEFAULT_CONTROL, encode};
 use crate::up::DEFAULT_MESH;
@@ -83,7 +83,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
 /// line read) until `each` returns false or the control plane ends it.
 pub async fn stream(
     f: &Filter,
-    mut each: impl FnMut(&[u8], Option<&TapLine>) -> bool,
+    mut each: impl FnMut(&[u8], Option<&TapEvent>) -> bool,
 ) -> Result<(), Error> {
     let token_file = f
         .token_file
@@ -135,7 +135,7 @@ pub async fn stream(
         pending.extend_from_slice(&data);
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            let tap = serde_json::from_slice::<TapLine>(&line).ok();
+            let tap = serde_json::from_slice::<TapEvent>(&line).ok();
             if !each(&line, tap.as_ref()) {
                 return Ok(());
             }
@@ -145,7 +145,7 @@ pub async fn stream(
 }
 
 /// `outbound default/productpage-v1 -> default/reviews-v2 GET reviews:9080/reviews/0 200 3ms mTLS`
-fn render(t: &TapLine) -> String {
+fn render(t: &TapEvent) -> String {
     let side = |s: &str| {
         if s.is_empty() {
             "-".to_string()

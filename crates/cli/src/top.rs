@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use weft_control::tap::TapLine;
+use weft_proto::discovery::TapEvent;
 
 use crate::tap::{Filter, stream};
 
@@ -52,7 +52,7 @@ struct Row {
 struct Table(HashMap<Key, Row>);
 
 impl Table {
-    fn add(&mut self, t: &TapLine) {
+    fn add(&mut self, t: &TapEvent) {
         let key = Key {
             source: t.source.clone(),
             destination: t.destination.clone(),
@@ -166,23 +166,18 @@ pub async fn run(args: Args) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    fn line(path: &str, status: u32, ms: f64) -> TapLine {
-        TapLine {
+    fn line(path: &str, status: u32, ms: f64) -> TapEvent {
+        TapEvent {
             direction: "inbound".into(),
             source: "default/productpage-v1".into(),
-            source_identity: String::new(),
             destination: "default/reviews-v1".into(),
-            destination_identity: String::new(),
-            service: String::new(),
             method: "GET".into(),
             authority: "reviews:9080".into(),
             path: path.into(),
             status,
-            grpc_status: String::new(),
             latency_ms: ms,
             mtls: true,
-            response_flags: String::new(),
-            started_ms: 0,
+            ..TapEvent::default()
         }
     }
 

@@ -11,33 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::local_mesh::{LocalMesh, http_get};
+use support::local_mesh::{ECHO, LocalMesh, http_get, sample_workload};
 
 fn files(dir: &Path) -> PathBuf {
     let mesh = dir.join("mesh.yaml");
     std::fs::write(
         &mesh,
-        "apiVersion: weft.dev/v1alpha1
-kind: Workload
-metadata: { name: web, labels: { app: web } }
-spec:
-  command: [weft-sample, echo, --http, \"$(WEFT_LISTEN)\"]
-  ports: [{ port: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: web }
-spec:
-  selector: { app: web }
-  ports: [{ name: http, port: 8080 }]
----
-apiVersion: weft.dev/v1alpha1
-kind: Workload
-metadata: { name: client, labels: { app: client } }
-spec:
-  command: [weft-sample, echo, --http, \"$(WEFT_LISTEN)\"]
-  ports: [{ port: 8080 }]
-",
+        format!(
+            "{}{}",
+            sample_workload("web", ECHO, 8080, true),
+            sample_workload("client", ECHO, 8080, false),
+        ),
     )
     .unwrap();
     mesh

@@ -9,51 +9,14 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::local_mesh::{LocalMesh, http_get};
+use support::local_mesh::{ECHO, FLAKY_20, LocalMesh, http_get, sample_workload};
 
 /// `flaky` failing 20% (spread evenly, with 500s), `slow` (echo, whose
 /// `/delay/{ms}` answers late), a `client`, and a profile for each
 /// service.
 fn files(dir: &Path) -> PathBuf {
     let mesh = dir.join("mesh.yaml");
-    std::fs::write(
-        &mesh,
-        "apiVersion: weft.dev/v1alpha1
-kind: Workload
-metadata: { name: flaky, labels: { app: flaky } }
-spec:
-  command: [weft-sample, flaky, --listen, \"$(WEFT_LISTEN)\", --fail-percent, \"20\", --status, \"500\"]
-  ports: [{ port: 9080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: flaky }
-spec:
-  selector: { app: flaky }
-  ports: [{ name: http, port: 9080 }]
----
-apiVersion: weft.dev/v1alpha1
-kind: Workload
-metadata: { name: slow, labels: { app: slow } }
-spec:
-  command: [weft-sample, echo, --http, \"$(WEFT_LISTEN)\"]
-  ports: [{ port: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: slow }
-spec:
-  selector: { app: slow }
-  ports: [{ name: http, port: 8080 }]
----
-apiVersion: weft.dev/v1alpha1
-kind: Workload
-metadata: { name: client, labels: { app: client } }
-spec:
-  command: [weft-sample, echo, --http, \"$(WEFT_LISTEN)\"]
-  ports: [{ port: 8080 }]
----
-apiVersion: linkerd.io/v1alpha2
+    let profiles = "apiVersion: linkerd.io/v1alpha2
 kind: ServiceProfile
 metadata: { name: flaky.default.svc.cluster.local }
 spec:
@@ -72,9 +35,15 @@ spec:
   - name: GET /delay/{ms}
     condition: { method: GET, pathRegex: '/delay/[0-9]+' }
     timeout: 500ms
-",
-    )
-    .unwrap();
+";
+    let text = [
+        sample_workload("flaky", FLAKY_20, 9080, true),
+        sample_workload("slow", ECHO, 8080, true),
+        sample_workload("client", ECHO, 8080, false),
+    ]
+    .concat()
+        + profiles;
+    std::fs::write(&mesh, text).unwrap();
     mesh
 }
 

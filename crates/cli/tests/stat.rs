@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::local_mesh::LocalMesh;
+use support::local_mesh::{ECHO, FLAKY_20, LocalMesh, sample_workload};
 
 /// `flaky` failing one request in five, a `client`, and a profile
 /// naming flaky's routes.
@@ -17,35 +17,18 @@ fn files(dir: &Path) -> PathBuf {
     let mesh = dir.join("mesh.yaml");
     std::fs::write(
         &mesh,
-        "apiVersion: weft.dev/v1alpha1
-kind: Workload
-metadata: { name: flaky, labels: { app: flaky } }
-spec:
-  command: [weft-sample, flaky, --listen, \"$(WEFT_LISTEN)\", --fail-percent, \"20\", --status, \"500\"]
-  ports: [{ port: 9080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: flaky }
-spec:
-  selector: { app: flaky }
-  ports: [{ name: http, port: 9080 }]
----
-apiVersion: weft.dev/v1alpha1
-kind: Workload
-metadata: { name: client, labels: { app: client } }
-spec:
-  command: [weft-sample, echo, --http, \"$(WEFT_LISTEN)\"]
-  ports: [{ port: 8080 }]
----
-apiVersion: linkerd.io/v1alpha2
+        format!(
+            "{}{}apiVersion: linkerd.io/v1alpha2
 kind: ServiceProfile
-metadata: { name: flaky.default.svc.cluster.local }
+metadata: {{ name: flaky.default.svc.cluster.local }}
 spec:
   routes:
   - name: GET /books
-    condition: { method: GET, pathRegex: /books }
+    condition: {{ method: GET, pathRegex: /books }}
 ",
+            sample_workload("flaky", FLAKY_20, 9080, true),
+            sample_workload("client", ECHO, 8080, false),
+        ),
     )
     .unwrap();
     mesh

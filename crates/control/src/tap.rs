@@ -229,48 +229,6 @@ impl Stream for OpenStream {
     }
 }
 
-/// One tapped request as `GET /api/v1/tap` writes it (a JSON line).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TapLine {
-    pub direction: String,
-    pub source: String,
-    pub source_identity: String,
-    pub destination: String,
-    pub destination_identity: String,
-    pub service: String,
-    pub method: String,
-    pub authority: String,
-    pub path: String,
-    pub status: u32,
-    pub grpc_status: String,
-    pub latency_ms: f64,
-    pub mtls: bool,
-    pub response_flags: String,
-    pub started_ms: u64,
-}
-
-impl From<TapEvent> for TapLine {
-    fn from(e: TapEvent) -> Self {
-        Self {
-            direction: e.direction,
-            source: e.source,
-            source_identity: e.source_identity,
-            destination: e.destination,
-            destination_identity: e.destination_identity,
-            service: e.service,
-            method: e.method,
-            authority: e.authority,
-            path: e.path,
-            status: e.status,
-            grpc_status: e.grpc_status,
-            latency_ms: e.latency_ms,
-            mtls: e.mtls,
-            response_flags: e.response_flags,
-            started_ms: e.started_ms,
-        }
-    }
-}
-
 struct StopOnDrop {
     broker: Arc<TapBroker>,
     id: String,

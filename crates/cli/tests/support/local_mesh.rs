@@ -307,3 +307,39 @@ pub fn until_in_a_row(what: &str, times: u32, mut check: impl FnMut() -> Result<
         }
     }
 }
+
+/// A weft `Workload` named (and labelled `app:`) `name`, running
+/// `weft-sample <args>` (a YAML flow list's items, with `$(WEFT_LISTEN)`
+/// where the app listens) on `port`, with a Service of the same name in
+/// front of it when `service`: one document set for a test's mesh file.
+pub fn sample_workload(name: &str, args: &str, port: u16, service: bool) -> String {
+    let mut out = format!(
+        "apiVersion: weft.dev/v1alpha1
+kind: Workload
+metadata: {{ name: {name}, labels: {{ app: {name} }} }}
+spec:
+  command: [weft-sample, {args}]
+  ports: [{{ port: {port} }}]
+---
+"
+    );
+    if service {
+        out += &format!(
+            "apiVersion: v1
+kind: Service
+metadata: {{ name: {name} }}
+spec:
+  selector: {{ app: {name} }}
+  ports: [{{ name: http, port: {port} }}]
+---
+"
+        );
+    }
+    out
+}
+
+/// The app args of `weft-sample flaky` failing `percent` of requests with
+/// 500, and of `weft-sample echo`.
+pub const FLAKY_20: &str =
+    "flaky, --listen, \"$(WEFT_LISTEN)\", --fail-percent, \"20\", --status, \"500\"";
+pub const ECHO: &str = "echo, --http, \"$(WEFT_LISTEN)\"";

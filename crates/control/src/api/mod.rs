@@ -156,8 +156,7 @@ async fn tap(
             // The body owns the tap: a caller hanging up drops it, which
             // stops the tap on every proxy.
             let lines = open.map(|e| {
-                let mut line =
-                    serde_json::to_vec(&crate::tap::TapLine::from(e)).unwrap_or_default();
+                let mut line = serde_json::to_vec(&e).unwrap_or_default();
                 line.push(b'\n');
                 Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line))
             });

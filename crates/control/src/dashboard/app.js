@@ -2,14 +2,13 @@
 // control plane's JSON API and is redrawn every POLL_MS (a workload's
 // live tap panel stays while its figures are redrawn).
 import * as tap from "./tap.js";
+const { esc } = tap;
 
 const POLL_MS = 2000;
 const view = document.getElementById("view");
 const status = document.getElementById("status");
 const windowSelect = document.getElementById("window");
 
-const esc = (s) =>
-  String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
 async function api(path) {
   const rsp = await fetch(path, { headers: { accept: "application/json" } });

@@ -2,7 +2,7 @@
 // lines) with the tap token the user gives (kept for this browser tab
 // only), newest requests first, and a top table by path.
 
-const esc = (s) =>
+export const esc = (s) =>
   String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
 const KEEP = 50;

@@ -50,7 +50,7 @@ pub(super) fn proxy(inner: &mut Inner, s: &Scraped, tick: u64, first_round: bool
     // Histogram increments, grouped by series without `le`.
     let mut buckets: HashMap<String, Buckets> = HashMap::new();
     for sample in samples(text, wanted) {
-        let id = series_id(&sample);
+        let id = series_id(&sample, &[]);
         let before = last.insert(id, sample.value);
         if baseline {
             continue;
@@ -72,7 +72,7 @@ pub(super) fn proxy(inner: &mut Inner, s: &Scraped, tick: u64, first_round: bool
                     Err(_) => continue,
                 },
             };
-            let group = series_id_without_le(&sample);
+            let group = series_id(&sample, &["le"]);
             buckets
                 .entry(group)
                 .or_insert_with(|| (keys, family, Vec::new()))
@@ -196,20 +196,11 @@ fn failure(s: &Sample<'_>) -> bool {
     code >= 500 || (!grpc.is_empty() && grpc != "0")
 }
 
-fn series_id(s: &Sample<'_>) -> String {
+/// The series' name and labels as one key, leaving out the labels named
+/// in `skip` (`le`, to group a histogram's buckets).
+fn series_id(s: &Sample<'_>, skip: &[&str]) -> String {
     let mut id = String::from(s.name);
-    for (k, v) in &s.labels {
-        id.push('\u{1f}');
-        id.push_str(k);
-        id.push('=');
-        id.push_str(v);
-    }
-    id
-}
-
-fn series_id_without_le(s: &Sample<'_>) -> String {
-    let mut id = String::from(s.name);
-    for (k, v) in s.labels.iter().filter(|(k, _)| *k != "le") {
+    for (k, v) in s.labels.iter().filter(|(k, _)| !skip.contains(k)) {
         id.push('\u{1f}');
         id.push_str(k);
         id.push('=');
