@@ -1,8 +1,9 @@
 //! The web dashboard in a real browser: Debian's Chromium, driven by
 //! playwright-core (both installed by scripts/install-test-deps.sh), loads
 //! the dashboard of a running bookinfo and finds the live workloads in
-//! its table, their mTLS edges in its graph, and requests arriving in a
-//! workload's live tap (started with the tap token). Screenshots are kept in
+//! its table, their mTLS edges in its graph, a workload's routes (from a
+//! ServiceProfile), and requests arriving in its live tap (started with
+//! the tap token). Screenshots are kept in
 //! `target/tmp/dashboard/` as the test's artifacts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,6 +27,21 @@ fn the_dashboard_shows_live_workloads_and_their_edges() {
         "Chromium is not installed: scripts/install-test-deps.sh installs Debian's package (as root), or set CHROMIUM"
     );
     let mesh = LocalMesh::bookinfo("dash");
+    // A profile naming reviews' route, for the workload view's routes.
+    let profile = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dash-reviews-profile.yaml");
+    std::fs::write(
+        &profile,
+        "apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: { name: reviews.default.svc.cluster.local, namespace: default }
+spec:
+  routes:
+  - name: GET /reviews/{id}
+    condition: { method: GET, pathRegex: '/reviews/[^/]+' }
+",
+    )
+    .unwrap();
+    mesh.apply(&profile);
     // Product pages through the gateway: productpage calls details and
     // reviews, reviews v2 and v3 call ratings.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -67,9 +83,10 @@ fn the_dashboard_shows_live_workloads_and_their_edges() {
     let out = waiter.join().unwrap();
     assert!(
         out.status.success(),
-        "the dashboard check failed:\n{}{}",
+        "the dashboard check failed:\n{}{}\nweft check says:\n{}",
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        mesh.weft(&["check"])
     );
     for view in ["overview", "graph", "config", "workload"] {
         let png = shots.join(format!("{view}.png"));

@@ -1,7 +1,8 @@
 // Loads weft's dashboard in Debian's Chromium (headless, driven by
 // playwright-core) and checks what a person would look at: the workloads
-// table lists the live workloads, and the service graph draws their edges
-// with the mTLS lock. Saves a screenshot of each view.
+// table lists the live workloads, the service graph draws their edges
+// with the mTLS lock, and a workload's view lists its service's routes and
+// shows requests arriving in its live tap. Saves a screenshot of each view.
 //
 // node dashboard.mjs <dashboard url> <screenshot dir> <workload>... --edge <from>=<to>... --tap <ns/workload>=<token file>
 import { readFileSync } from "node:fs";
@@ -44,6 +45,8 @@ try {
     // A live tap, started as a person would: token, filter, Start. The
     // test sends product pages meanwhile.
     await page.goto(`${url}#/workload/${workload}`);
+    // The routes of the service it serves, with live figures.
+    await page.waitForSelector('#routes tr[data-route="GET /reviews/{id}"] td.num span.sr-good', { timeout: 30000 });
     await page.fill("#tap-token", readFileSync(tokenFile, "utf8").trim());
     await page.fill("#tap-path", "/reviews/");
     await page.click("#tap-start");

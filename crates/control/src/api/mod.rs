@@ -61,6 +61,10 @@ pub struct ServiceInfo {
     pub ports: Vec<String>,
     /// Where its instances are reached (`198.18.0.4:9080`).
     pub endpoints: Vec<String>,
+    /// The workloads serving it (`reviews-v1`), each once: what the
+    /// dashboard's workload view follows to the routes it serves.
+    #[serde(default)]
+    pub workloads: Vec<String>,
 }
 
 /// A body for apply and delete: the text as the user wrote it, and the
@@ -236,6 +240,12 @@ async fn services(State(api): State<Api>) -> Json<Vec<ServiceInfo>> {
                         crate::model::Target::Named(_) => None,
                     })
                     .flat_map(|t| instances.iter().map(move |i| i.dial(t).to_string()))
+                    .collect(),
+                workloads: instances
+                    .iter()
+                    .filter_map(|i| i.workload.clone())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
                     .collect(),
             }
         })

@@ -121,8 +121,18 @@ async function graph() {
 
 async function workload(ns, name) {
   const q = `&namespace=${encodeURIComponent(ns)}&name=${encodeURIComponent(name)}`;
-  const [rows, edges, proxies] = await Promise.all([stat("workload", q), stat("edge", `&name=${encodeURIComponent(name)}`), api("/api/v1/proxies")]);
+  const [rows, edges, proxies, services, routes] = await Promise.all([
+    stat("workload", q), stat("edge", `&name=${encodeURIComponent(name)}`), api("/api/v1/proxies"),
+    api("/api/v1/services"), stat("route", `&namespace=${encodeURIComponent(ns)}`)]);
   const me = `${ns}/${name}`;
+  // The routes of the services this workload serves (ServiceProfile
+  // routes and HTTPRoute rules), as `weft routes <service>` shows them.
+  const served = new Set(services.filter((s) => s.namespace === ns && (s.workloads || []).includes(name)).map((s) => s.name));
+  const routeRows = routes.filter((r) => served.has(r.service)).map((r) =>
+    `<tr data-route="${esc(r.name)}"><td>${esc(r.name)}</td><td>${esc(r.service)}</td>${golden(r)}</tr>`);
+  const routesEmpty = served.size
+    ? `no route traffic to ${[...served].join(", ")} in this window (routes come from ServiceProfiles and HTTPRoutes)`
+    : "serves no service";
   const inbound = edges.filter((e) => e.namespace === ns && e.name === name);
   const outbound = edges.filter((e) => e.source === me);
   const edgeRow = (e, other) =>
@@ -134,6 +144,7 @@ async function workload(ns, name) {
     <section class="card">${table([["Meshed", true], ...GOLDEN], rows.map((r) => `<tr><td class="num">${r.meshed ?? 0}</td>${golden(r)}</tr>`), "not seen")}</section>
     <h2>Inbound</h2><section class="card">${table(edgeHead, inbound.map((e) => edgeRow(e, workloadLink(...e.source.split("/")))), "no callers in this window")}</section>
     <h2>Outbound</h2><section class="card">${table(edgeHead, outbound.map((e) => edgeRow(e, workloadLink(e.namespace, e.name))), "no calls to meshed workloads in this window")}</section>
+    <h2>Routes <span class="muted">of the services it serves</span></h2><section class="card" id="routes">${table([["Route"], ["Service"], ...GOLDEN], routeRows, routesEmpty)}</section>
     <h2>Proxies</h2><section class="card">${table([["Proxy"], ["Addresses"], ["Sync"], ["Config version"]], pods, "no proxy connected")}</section>`;
 }
 
