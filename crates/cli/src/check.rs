@@ -10,12 +10,18 @@ use crate::client::{self, DEFAULT_CONTROL};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print the checks as JSON.
-    #[arg(short, long)]
-    json: bool,
+    /// Output: ✓/✗ lines with hints, or the checks as JSON.
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    output: Output,
     /// The control plane's HTTP API.
     #[arg(long, env = "WEFT_CONTROL", default_value = DEFAULT_CONTROL)]
     control: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Table,
+    Json,
 }
 
 pub async fn run(args: Args) -> ExitCode {
@@ -28,7 +34,7 @@ pub async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.json {
+    if args.output == Output::Json {
         match serde_json::to_string_pretty(&checks) {
             Ok(s) => println!("{s}"),
             Err(e) => eprintln!("error: {e}"),

@@ -6,7 +6,7 @@ use clap::ValueEnum;
 use weft_control::telemetry::{StatKind, StatRow};
 
 use crate::client::{self, DEFAULT_CONTROL, encode};
-use crate::table;
+use crate::table::{self, Format};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -91,13 +91,6 @@ enum Resource {
     Workload,
     #[value(alias = "svc", alias = "services")]
     Service,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Table,
-    Wide,
-    Json,
 }
 
 pub async fn stat(args: StatArgs) -> Result<(), Error> {

@@ -1,4 +1,14 @@
-//! Plain aligned tables, as `kubectl get` prints them.
+//! Plain aligned tables, as `kubectl get` prints them, and the `-o`
+//! formats the observing commands share.
+
+/// `-o`: a table, a wider table, or JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Wide,
+    Json,
+}
 
 /// Renders `rows` under `headers`, each column as wide as its widest cell.
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {

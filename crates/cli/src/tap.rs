@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use weft_proto::discovery::TapEvent;
 
 use crate::client::{DEFAULT_CONTROL, encode};
+use crate::table::Format;
 use crate::up::DEFAULT_MESH;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -57,9 +58,10 @@ pub struct Filter {
 pub struct Args {
     #[command(flatten)]
     filter: Filter,
-    /// Print each request as a JSON line.
-    #[arg(short, long)]
-    json: bool,
+    /// Output: one line per request, a wider line with both identities,
+    /// the service and when it started, or the event as a JSON line.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    output: Format,
     /// Stop after this many requests.
     #[arg(long)]
     count: Option<u64>,
@@ -68,10 +70,11 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<(), Error> {
     let mut seen = 0u64;
     stream(&args.filter, |line, tap| {
-        if args.json {
-            print!("{}", String::from_utf8_lossy(line));
-        } else if let Some(t) = tap {
-            println!("{}", render(t));
+        match (args.output, tap) {
+            (Format::Json, _) => print!("{}", String::from_utf8_lossy(line)),
+            (Format::Table, Some(t)) => println!("{}", render(t)),
+            (Format::Wide, Some(t)) => println!("{}", render_wide(t)),
+            (_, None) => {}
         }
         seen += 1;
         args.count.is_none_or(|n| seen < n)
@@ -144,20 +147,44 @@ pub async fn stream(
     Ok(())
 }
 
+fn side(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
 /// `outbound default/productpage-v1 -> default/reviews-v2 GET reviews:9080/reviews/0 200 3ms mTLS`
 fn render(t: &TapEvent) -> String {
-    let side = |s: &str| {
-        if s.is_empty() {
-            "-".to_string()
-        } else {
-            s.to_string()
-        }
-    };
+    render_line(t, side(&t.source), side(&t.destination))
+}
+
+/// [`render`] with when it started (UTC), each side's identity and the service:
+/// `12:00:01.250Z outbound default/productpage-v1 (spiffe://…/sa/bookinfo-productpage) -> default/reviews-v2 (spiffe://…) svc=reviews.default.svc.cluster.local GET …`
+fn render_wide(t: &TapEvent) -> String {
+    let ms = t.started_ms % 86_400_000;
+    let when = format!(
+        "{:02}:{:02}:{:02}.{:03}Z",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    );
+    let who = |name: &str, id: &str| format!("{} ({})", side(name), side(id));
+    let destination = format!(
+        "{} svc={}",
+        who(&t.destination, &t.destination_identity),
+        side(&t.service)
+    );
+    format!(
+        "{when} {}",
+        render_line(t, &who(&t.source, &t.source_identity), &destination)
+    )
+}
+
+fn render_line(t: &TapEvent, source: &str, destination: &str) -> String {
     format!(
         "{:<8} {} -> {}  {} {}{}  {}{}  {:.1}ms  {}{}",
         t.direction,
-        side(&t.source),
-        side(&t.destination),
+        source,
+        destination,
         t.method,
         t.authority,
         t.path,
@@ -175,4 +202,45 @@ fn render(t: &TapEvent) -> String {
             format!("  {}", t.response_flags)
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> TapEvent {
+        TapEvent {
+            direction: "outbound".into(),
+            source: "default/productpage-v1".into(),
+            source_identity: "spiffe://cluster.local/ns/default/sa/bookinfo-productpage".into(),
+            destination: "default/reviews-v2".into(),
+            service: "reviews.default.svc.cluster.local".into(),
+            method: "GET".into(),
+            authority: "reviews:9080".into(),
+            path: "/reviews/0".into(),
+            status: 503,
+            latency_ms: 3.25,
+            mtls: true,
+            response_flags: "UF".into(),
+            // 2026-11-24T13:04:05.678Z
+            started_ms: 1_795_525_445_678,
+            ..TapEvent::default()
+        }
+    }
+
+    #[test]
+    fn a_line_per_request() {
+        assert_eq!(
+            render(&event()),
+            "outbound default/productpage-v1 -> default/reviews-v2  GET reviews:9080/reviews/0  503  3.2ms  mTLS  UF"
+        );
+    }
+
+    #[test]
+    fn wide_lines_add_the_time_identities_and_service() {
+        assert_eq!(
+            render_wide(&event()),
+            "13:04:05.678Z outbound default/productpage-v1 (spiffe://cluster.local/ns/default/sa/bookinfo-productpage) -> default/reviews-v2 (-) svc=reviews.default.svc.cluster.local  GET reviews:9080/reviews/0  503  3.2ms  mTLS  UF"
+        );
+    }
 }

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use serde::Serialize;
 use weft_proto::discovery::TapEvent;
 
+use crate::table::Format;
 use crate::tap::{Filter, stream};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -28,6 +30,10 @@ pub struct Args {
     /// Stop after this many requests, then print the table once.
     #[arg(long)]
     count: Option<u64>,
+    /// Output: the table, a wider one (failures, requests over mTLS), or
+    /// JSON (one array of rows per refresh, each on one line).
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    output: Format,
 }
 
 /// One row: requests from `source` to `destination` for `method path`.
@@ -43,9 +49,26 @@ struct Key {
 struct Row {
     count: u64,
     ok: u64,
+    mtls: u64,
     best: f64,
     worst: f64,
     last: f64,
+}
+
+/// A row as `-o json` prints it.
+#[derive(Debug, Serialize)]
+struct JsonRow<'a> {
+    source: &'a str,
+    destination: &'a str,
+    method: &'a str,
+    path: &'a str,
+    count: u64,
+    failures: u64,
+    mtls: u64,
+    success_rate: f64,
+    best_ms: f64,
+    worst_ms: f64,
+    last_ms: f64,
 }
 
 #[derive(Debug, Default)]
@@ -68,11 +91,40 @@ impl Table {
         row.last = t.latency_ms;
         row.count += 1;
         row.ok += u64::from(!failed);
+        row.mtls += u64::from(t.mtls);
     }
 
-    fn render(&self) -> String {
+    /// The busiest rows first, at most [`ROWS`].
+    fn top(&self) -> Vec<(&Key, &Row)> {
         let mut rows: Vec<(&Key, &Row)> = self.0.iter().collect();
         rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        rows.truncate(ROWS);
+        rows
+    }
+
+    fn render(&self, format: Format) -> String {
+        if format == Format::Json {
+            let rows: Vec<JsonRow<'_>> = self
+                .top()
+                .into_iter()
+                .map(|(k, r)| JsonRow {
+                    source: &k.source,
+                    destination: &k.destination,
+                    method: &k.method,
+                    path: &k.path,
+                    count: r.count,
+                    failures: r.count - r.ok,
+                    mtls: r.mtls,
+                    success_rate: r.ok as f64 / r.count as f64,
+                    best_ms: r.best,
+                    worst_ms: r.worst,
+                    last_ms: r.last,
+                })
+                .collect();
+            // Rows of plain strings and numbers always serialize.
+            return serde_json::to_string(&rows).unwrap_or_default() + "\n";
+        }
+        let wide = format == Format::Wide;
         let dash = |s: &str| {
             if s.is_empty() {
                 "-".to_string()
@@ -80,11 +132,11 @@ impl Table {
                 s.to_string()
             }
         };
-        let body: Vec<Vec<String>> = rows
-            .iter()
-            .take(ROWS)
+        let body: Vec<Vec<String>> = self
+            .top()
+            .into_iter()
             .map(|(k, r)| {
-                vec![
+                let mut row = vec![
                     dash(&k.source),
                     dash(&k.destination),
                     k.method.clone(),
@@ -94,23 +146,29 @@ impl Table {
                     format!("{:.1}ms", r.worst),
                     format!("{:.1}ms", r.last),
                     format!("{:.2}%", 100.0 * r.ok as f64 / r.count as f64),
-                ]
+                ];
+                if wide {
+                    row.push((r.count - r.ok).to_string());
+                    row.push(format!("{}/{}", r.mtls, r.count));
+                }
+                row
             })
             .collect();
-        crate::table::render(
-            &[
-                "SOURCE",
-                "DESTINATION",
-                "METHOD",
-                "PATH",
-                "COUNT",
-                "BEST",
-                "WORST",
-                "LAST",
-                "SUCCESS",
-            ],
-            &body,
-        )
+        let mut headers = vec![
+            "SOURCE",
+            "DESTINATION",
+            "METHOD",
+            "PATH",
+            "COUNT",
+            "BEST",
+            "WORST",
+            "LAST",
+            "SUCCESS",
+        ];
+        if wide {
+            headers.extend(["FAILED", "MTLS"]);
+        }
+        crate::table::render(&headers, &body)
     }
 }
 
@@ -137,17 +195,19 @@ pub async fn run(args: Args) -> Result<(), Error> {
         if let Ok(result) = tokio::time::timeout(limit, feed).await {
             result?;
         }
-        print!("{}", table.lock().render());
+        print!("{}", table.lock().render(args.output));
         return Ok(());
     }
-    let live = std::io::stdout().is_terminal();
+    // JSON goes one array per line to scripts, never redrawn in place.
+    let live = std::io::stdout().is_terminal() && args.output != Format::Json;
+    let format = args.output;
     let painter = {
         let table = table.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let text = table.lock().render();
+                let text = table.lock().render(format);
                 if live {
                     // Clear the screen and draw from the top.
                     print!("\x1b[2J\x1b[H{text}");
@@ -188,7 +248,7 @@ mod tests {
         t.add(&line("/reviews/0", 503, 1.0));
         t.add(&line("/reviews/0", 200, 9.0));
         t.add(&line("/health", 200, 2.0));
-        let out = t.render();
+        let out = t.render(Format::Table);
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].starts_with("SOURCE"), "{out}");
         // Busiest first.
@@ -200,6 +260,37 @@ mod tests {
         assert!(
             lines[2].contains("/health") && lines[2].contains("100.00%"),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn wide_and_json_add_failures_and_mtls() {
+        let mut t = Table::default();
+        t.add(&line("/reviews/0", 200, 5.0));
+        t.add(&TapEvent {
+            mtls: false,
+            ..line("/reviews/0", 503, 1.0)
+        });
+        let wide = t.render(Format::Wide);
+        let lines: Vec<&str> = wide.lines().collect();
+        assert!(lines[0].ends_with("SUCCESS  FAILED  MTLS"), "{wide}");
+        assert!(lines[1].ends_with("50.00%   1       1/2"), "{wide}");
+        let json: serde_json::Value = serde_json::from_str(&t.render(Format::Json)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([{
+                "source": "default/productpage-v1",
+                "destination": "default/reviews-v1",
+                "method": "GET",
+                "path": "/reviews/0",
+                "count": 2,
+                "failures": 1,
+                "mtls": 1,
+                "success_rate": 0.5,
+                "best_ms": 1.0,
+                "worst_ms": 5.0,
+                "last_ms": 1.0,
+            }])
         );
     }
 }

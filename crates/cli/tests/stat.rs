@@ -163,6 +163,9 @@ fn stat_routes_and_edges_show_the_golden_metrics() {
     ] {
         assert!(check.contains(want), "{want:?} missing from:\n{check}");
     }
+    let checks: Vec<serde_json::Value> =
+        serde_json::from_str(&mesh.weft(&["check", "-o", "json"])).unwrap();
+    assert!(checks.iter().all(|c| c["outcome"] == "ok"), "{checks:?}");
     // A refused change (an edit to a watched file) fails the check,
     // saying why and what to do; the config before it stays in force.
     let file = dir.path().join("mesh.yaml");

@@ -29,7 +29,8 @@ fn tap_streams_a_workloads_requests_to_a_caller_with_the_token() {
             "reviews-v1",
             "--path",
             "/reviews/",
-            "--json",
+            "-o",
+            "json",
             "--count",
             "3",
         ])
@@ -76,7 +77,7 @@ fn tap_streams_a_workloads_requests_to_a_caller_with_the_token() {
         assert!(v["latency_ms"].as_f64().unwrap() > 0.0, "{v}");
     }
 
-    // The human form.
+    // The human form, wide: with both identities and the service.
     let human = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args([
             "tap",
@@ -85,6 +86,8 @@ fn tap_streams_a_workloads_requests_to_a_caller_with_the_token() {
             "outbound",
             "--count",
             "1",
+            "-o",
+            "wide",
         ])
         .args(["--control", &mesh.api()])
         .arg("--token-file")
@@ -105,7 +108,9 @@ fn tap_streams_a_workloads_requests_to_a_caller_with_the_token() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.starts_with("outbound default/productpage-v1 -> default/") && text.contains("mTLS"),
+        text.contains(" outbound default/productpage-v1 (spiffe://cluster.local/ns/default/sa/bookinfo-productpage) -> default/")
+            && text.contains(".default.svc.cluster.local")
+            && text.contains("mTLS"),
         "{text}"
     );
 
