@@ -120,7 +120,7 @@ pub async fn stat(args: StatArgs) -> Result<(), Error> {
         headers.push("TCP_CONN");
     }
     if wide {
-        headers.push("REQUESTS");
+        headers.extend(["REQUESTS", "READ_BYTES/SEC", "WRITE_BYTES/SEC"]);
     }
     let body: Vec<Vec<String>> = rows
         .iter()
@@ -135,7 +135,10 @@ pub async fn stat(args: StatArgs) -> Result<(), Error> {
                 row.push(r.tcp_open.unwrap_or(0).to_string());
             }
             if wide {
+                let bytes = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}B/s"));
                 row.push(r.requests.to_string());
+                row.push(bytes(r.read_bytes_per_sec));
+                row.push(bytes(r.write_bytes_per_sec));
             }
             row
         })

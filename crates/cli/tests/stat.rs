@@ -28,10 +28,59 @@ spec:
 ",
             sample_workload("flaky", FLAKY_20, 9080, true),
             sample_workload("client", ECHO, 8080, false),
-        ),
+        ) + "---\n"
+            + DB,
     )
     .unwrap();
     mesh
+}
+
+/// A TCP echo server behind a `tcp` service port.
+const DB: &str = "apiVersion: weft.dev/v1alpha1
+kind: Workload
+metadata: { name: db, labels: { app: db } }
+spec:
+  command: [weft-sample, echo, --tcp, \"$(WEFT_LISTEN)\"]
+  ports: [{ port: 3306 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: db }
+spec:
+  selector: { app: db }
+  ports: [{ name: tcp, port: 3306 }]
+";
+
+/// Sends `n` bytes to db through the client's sidecar (a CONNECT tunnel,
+/// as an explicit-mode app opens TCP) and reads them echoed back.
+fn tcp_echo(mesh: &LocalMesh, n: usize) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let proxy = mesh.pod_field("client", "outbound_proxy");
+    let mut sock = std::net::TcpStream::connect(&proxy).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    sock.write_all(b"CONNECT db:3306 HTTP/1.1\r\nHost: db:3306\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if sock.read(&mut b).map_err(|e| e.to_string())? == 0 {
+            return Err(format!("closed after {:?}", String::from_utf8_lossy(&head)));
+        }
+        head.push(b[0]);
+    }
+    if !head.starts_with(b"HTTP/1.1 200") {
+        return Err(String::from_utf8_lossy(&head).into_owned());
+    }
+    sock.write_all(&vec![b'x'; n]).map_err(|e| e.to_string())?;
+    sock.shutdown(std::net::Shutdown::Write)
+        .map_err(|e| e.to_string())?;
+    let mut echoed = Vec::new();
+    sock.read_to_end(&mut echoed).map_err(|e| e.to_string())?;
+    if echoed.len() != n {
+        return Err(format!("{} of {n} bytes echoed", echoed.len()));
+    }
+    Ok(())
 }
 
 fn json(mesh: &LocalMesh, args: &[&str]) -> Vec<serde_json::Value> {
@@ -145,6 +194,23 @@ fn stat_routes_and_edges_show_the_golden_metrics() {
             .any(|l| l.contains("flaky") && l.contains("1/1") && l.contains('%')),
         "{table}"
     );
+    // TCP: bytes read and written per second, with -o wide.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(e) = tcp_echo(&mesh, 100_000) {
+        assert!(Instant::now() < deadline, "no TCP echo from db: {e}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let db = row_where(&mesh, &["stat", "deploy", "db"], |r| {
+        r["read_bytes_per_sec"].as_f64().unwrap_or(0.0) > 0.0
+            && r["write_bytes_per_sec"].as_f64().unwrap_or(0.0) > 0.0
+    });
+    assert_eq!(db["requests"], 0, "{db:#?}");
+    let wide = mesh.weft(&["stat", "deploy", "db", "-o", "wide"]);
+    assert!(wide.contains("READ_BYTES/SEC  WRITE_BYTES/SEC"), "{wide}");
+    assert!(
+        wide.lines().nth(1).is_some_and(|l| l.contains("B/s")),
+        "{wide}"
+    );
     let edges = mesh.weft(&["edges", "flaky", "-o", "wide"]);
     assert!(
         edges
@@ -157,8 +223,8 @@ fn stat_routes_and_edges_show_the_golden_metrics() {
     for want in [
         "√ the control plane answers",
         "√ the CA's signing certificate is valid",
-        "√ every proxy holds its current config: 2 synced",
-        "√ workload certificates are valid: 2 current",
+        "√ every proxy holds its current config: 3 synced",
+        "√ workload certificates are valid: 3 current",
         "Status check results are √",
     ] {
         assert!(check.contains(want), "{want:?} missing from:\n{check}");

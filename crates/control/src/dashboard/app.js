@@ -27,6 +27,7 @@ function sr(v) {
 }
 const ms = (v) => (v === null || v === undefined ? "-" : `${Math.round(v)} ms`);
 const rps = (r) => (r.requests ? `${r.rps.toFixed(1)}` : "-");
+const bytes = (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(1)} MB/s` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} kB/s` : `${Math.round(v)} B/s`);
 
 function table(headers, rows, empty) {
   if (!rows.length) return `<div class="empty">${esc(empty)}</div>`;
@@ -89,6 +90,7 @@ function layout(nodes, edges, width, height) {
 async function graph() {
   const edges = (await stat("edge")).map((e) => ({
     from: e.source, to: `${e.namespace}/${e.name}`, rps: e.rps, sr: e.success_rate, secured: e.secured,
+    requests: e.requests, bytes: (e.read_bytes_per_sec || 0) + (e.write_bytes_per_sec || 0),
   }));
   if (!edges.length) return `<h2>Service graph</h2><div class="empty">no traffic between workloads in this window</div>`;
   const nodes = [...new Set(edges.flatMap((e) => [e.from, e.to]))];
@@ -98,7 +100,9 @@ async function graph() {
   const edgeSvg = edges.map((e) => {
     const a = pos.get(e.from), b = pos.get(e.to);
     const mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2 - 18;
-    const label = `${e.rps.toFixed(1)} rps ${e.sr === null ? "" : (100 * (1 - e.sr)).toFixed(1) + "% err"} ${e.secured ? "· mTLS" : "· plaintext"}`;
+    // TCP-only edges carry bytes, not requests.
+    const load = e.requests ? `${e.rps.toFixed(1)} rps` : `${bytes(e.bytes)} TCP`;
+    const label = `${load} ${e.sr === null ? "" : (100 * (1 - e.sr)).toFixed(1) + "% err"} ${e.secured ? "· mTLS" : "· plaintext"}`;
     return `<g class="edge" data-from="${esc(e.from)}" data-to="${esc(e.to)}" data-secured="${e.secured}">` +
       `<path d="M${a.x},${a.y} Q${mx},${my} ${b.x},${b.y}" stroke="${color(e.sr)}" marker-end="url(#arrow)"/>` +
       `<text x="${mx}" y="${my}">${esc(label)}</text></g>`;

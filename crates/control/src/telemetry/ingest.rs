@@ -7,6 +7,8 @@
 //!   `reporter="source"` samples are requests to `destination_service`.
 //! * `weft_route_requests_total` / `weft_route_response_latency_ms`:
 //!   per-route requests (`route`, `service`).
+//! * `istio_tcp_received_bytes_total` / `istio_tcp_sent_bytes_total`: TCP
+//!   bytes, keyed as requests are (read = received by the reporter).
 //!
 //! A request fails when its status is 5xx or its gRPC status is not OK
 //! (Linkerd's default classification), or when its route classified it
@@ -22,6 +24,8 @@ const REQUESTS: &str = "istio_requests_total";
 const DURATION: &str = "istio_request_duration_milliseconds_bucket";
 const ROUTE_REQUESTS: &str = "weft_route_requests_total";
 const ROUTE_LATENCY: &str = "weft_route_response_latency_ms_bucket";
+const TCP_RECEIVED: &str = "istio_tcp_received_bytes_total";
+const TCP_SENT: &str = "istio_tcp_sent_bytes_total";
 
 /// Families whose buckets make latency histograms.
 const HISTOGRAMS: [&str; 2] = [DURATION, ROUTE_LATENCY];
@@ -31,7 +35,10 @@ const HISTOGRAMS: [&str; 2] = [DURATION, ROUTE_LATENCY];
 type Buckets = (Vec<Key>, &'static str, Vec<(f64, u64)>);
 
 fn wanted(name: &str) -> bool {
-    matches!(name, REQUESTS | DURATION | ROUTE_REQUESTS | ROUTE_LATENCY)
+    matches!(
+        name,
+        REQUESTS | DURATION | ROUTE_REQUESTS | ROUTE_LATENCY | TCP_RECEIVED | TCP_SENT
+    )
 }
 
 /// Adds `s`'s increments at `tick`. On the aggregator's first round the
@@ -78,6 +85,17 @@ pub(super) fn proxy(inner: &mut Inner, s: &Scraped, tick: u64, first_round: bool
                 .or_insert_with(|| (keys, family, Vec::new()))
                 .2
                 .push((le, delta));
+        } else if delta > 0 && matches!(family, TCP_RECEIVED | TCP_SENT) {
+            let (read, written) = if family == TCP_RECEIVED {
+                (delta, 0)
+            } else {
+                (0, delta)
+            };
+            for key in keys {
+                if let Some(series) = inner.series(key, DURATION) {
+                    series.add_bytes(tick, read, written);
+                }
+            }
         } else if delta > 0 {
             let failed = if failure(&sample) { delta } else { 0 };
             for key in keys {
@@ -129,10 +147,12 @@ fn keys(
         DURATION => DURATION,
         ROUTE_REQUESTS => ROUTE_REQUESTS,
         ROUTE_LATENCY => ROUTE_LATENCY,
+        TCP_RECEIVED => TCP_RECEIVED,
+        TCP_SENT => TCP_SENT,
         _ => return None,
     };
     let keys = match family {
-        REQUESTS | DURATION => match s.label("reporter") {
+        REQUESTS | DURATION | TCP_RECEIVED | TCP_SENT => match s.label("reporter") {
             "destination" => {
                 let (dst_ns, dst) = (
                     s.label("destination_workload_namespace"),

@@ -67,6 +67,14 @@ pub struct StatRow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secured: Option<bool>,
     pub requests: u64,
+    /// Workloads, services and edges: TCP bytes read and written per
+    /// second (Linkerd's READ_BYTES/SEC and WRITE_BYTES/SEC): what the
+    /// destination received and sent for workloads and edges, what
+    /// callers received and sent for services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_bytes_per_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_bytes_per_sec: Option<f64>,
     /// `None` without requests.
     pub success_rate: Option<f64>,
     pub rps: f64,
@@ -170,11 +178,15 @@ impl Telemetry {
                 _ => continue,
             };
             let f = series.figures(since);
-            if f.requests == 0 && q.kind != StatKind::Workload {
+            let tcp = f.read_bytes + f.written_bytes > 0;
+            if f.requests == 0 && !tcp && q.kind != StatKind::Workload {
                 continue;
             }
+            let bytes = q.kind != StatKind::Route;
             rows.push(StatRow {
                 requests: f.requests,
+                read_bytes_per_sec: bytes.then(|| f.read_bytes as f64 / covered),
+                write_bytes_per_sec: bytes.then(|| f.written_bytes as f64 / covered),
                 success_rate: (f.requests > 0)
                     .then(|| (f.requests - f.failures.min(f.requests)) as f64 / f.requests as f64),
                 rps: f.requests as f64 / covered,
@@ -197,6 +209,8 @@ impl Telemetry {
                     // A meshed workload no one called yet.
                     None => rows.push(StatRow {
                         meshed: Some(*n),
+                        read_bytes_per_sec: Some(0.0),
+                        write_bytes_per_sec: Some(0.0),
                         ..row(ns, name)
                     }),
                 }
@@ -238,6 +252,8 @@ fn row(namespace: &str, name: &str) -> StatRow {
         source_identity: None,
         secured: None,
         requests: 0,
+        read_bytes_per_sec: None,
+        write_bytes_per_sec: None,
         success_rate: None,
         rps: 0.0,
         p50_ms: None,

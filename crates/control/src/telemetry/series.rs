@@ -12,6 +12,9 @@ struct Slot {
     tick: u64,
     requests: u64,
     failures: u64,
+    /// TCP bytes the workload read from and wrote to its peers.
+    read_bytes: u64,
+    written_bytes: u64,
     /// Per-bucket (not cumulative) counts, aligned with the series'
     /// bounds; empty until a histogram sample arrives.
     hist: Vec<u64>,
@@ -30,6 +33,8 @@ pub struct Series {
 pub struct Figures {
     pub requests: u64,
     pub failures: u64,
+    pub read_bytes: u64,
+    pub written_bytes: u64,
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
@@ -56,6 +61,8 @@ impl Series {
                 tick,
                 requests: 0,
                 failures: 0,
+                read_bytes: 0,
+                written_bytes: 0,
                 hist: Vec::new(),
             });
         }
@@ -67,6 +74,12 @@ impl Series {
         let s = self.slot(tick);
         s.requests += requests;
         s.failures += failures;
+    }
+
+    pub fn add_bytes(&mut self, tick: u64, read: u64, written: u64) {
+        let s = self.slot(tick);
+        s.read_bytes += read;
+        s.written_bytes += written;
     }
 
     /// Adds per-bucket counts, `(upper bound, count)`; bounds this series
@@ -103,6 +116,8 @@ impl Series {
         for s in self.slots.iter().filter(|s| s.tick >= since) {
             f.requests += s.requests;
             f.failures += s.failures;
+            f.read_bytes += s.read_bytes;
+            f.written_bytes += s.written_bytes;
             for (h, c) in hist.iter_mut().zip(&s.hist) {
                 *h += c;
             }

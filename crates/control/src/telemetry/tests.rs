@@ -191,3 +191,41 @@ istio_tcp_connections_opened_total{{reporter=\"source\",source_workload=\"db\"}}
     assert_eq!(rows[0].tcp_open, Some(3), "{rows:#?}");
     assert_eq!(rows[0].meshed, Some(2));
 }
+
+#[test]
+fn tcp_bytes_become_read_and_write_rates_per_workload_service_and_edge() {
+    let t = Telemetry::new(Duration::from_secs(1));
+    // A destination proxy of `db` and its caller's source proxy.
+    let page = |received: u64, sent: u64| {
+        let dst = "destination_workload=\"db\",destination_workload_namespace=\"default\",destination_service=\"db.default.svc.cluster.local\",source_workload=\"app\",source_workload_namespace=\"default\",source_principal=\"spiffe://cluster.local/ns/default/sa/app\",connection_security_policy=\"mutual_tls\"";
+        Some(format!(
+            "istio_tcp_received_bytes_total{{reporter=\"destination\",{dst}}} {received}
+istio_tcp_sent_bytes_total{{reporter=\"destination\",{dst}}} {sent}
+istio_tcp_sent_bytes_total{{reporter=\"source\",{dst}}} {received}
+istio_tcp_received_bytes_total{{reporter=\"source\",{dst}}} {sent}
+"
+        ))
+    };
+    // Baseline, then 6000 bytes in and 600 out over two rounds.
+    for (received, sent) in [(1000, 100), (4000, 400), (7000, 700)] {
+        t.record_round(&[scraped("db-1", "db", "db", page(received, sent))]);
+    }
+    let rows = t.stat(&query(StatKind::Workload, "1m")).unwrap();
+    let db = rows.iter().find(|r| r.name == "db").unwrap();
+    // Two rounds of 1 s kept (three ticks; the first is the baseline).
+    let covered = 3.0;
+    assert_eq!(db.read_bytes_per_sec, Some(6000.0 / covered), "{rows:#?}");
+    assert_eq!(db.write_bytes_per_sec, Some(600.0 / covered), "{rows:#?}");
+    assert_eq!((db.requests, db.success_rate), (0, None));
+    // Callers' view of the service: they wrote what db read.
+    let svc = t.stat(&query(StatKind::Service, "1m")).unwrap();
+    assert_eq!(svc.len(), 1, "{svc:#?}");
+    assert_eq!(svc[0].write_bytes_per_sec, Some(6000.0 / covered));
+    assert_eq!(svc[0].read_bytes_per_sec, Some(600.0 / covered));
+    // A TCP-only edge is an edge too, secured by mTLS.
+    let edges = t.stat(&query(StatKind::Edge, "1m")).unwrap();
+    assert_eq!(edges.len(), 1, "{edges:#?}");
+    assert_eq!(edges[0].source.as_deref(), Some("default/app"));
+    assert_eq!(edges[0].secured, Some(true));
+    assert_eq!(edges[0].read_bytes_per_sec, Some(6000.0 / covered));
+}
