@@ -183,7 +183,7 @@ pub async fn routes(args: RoutesArgs) -> Result<(), Error> {
     print!("{}", table::render(&headers, &body));
     if rows.is_empty() {
         eprintln!(
-            "no route traffic for {} in the last {} (routes are counted for ServiceProfile routes and HTTPRoute rules attached to the service)",
+            "no route traffic for {} in the last {} (routes are counted for ServiceProfile routes and HTTPRoute and GRPCRoute rules attached to the service)",
             args.service, args.common.window
         );
     }

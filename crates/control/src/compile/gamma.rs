@@ -127,14 +127,15 @@ impl Attached<'_> {
         }
         http_route::sort(&mut entries);
         grpc::sort(&mut grpc);
-        // Each HTTPRoute rule is counted under its name
+        // Each HTTPRoute and GRPCRoute rule is counted under its name
         // (`namespace/route/rule`) for `weft routes`, as Linkerd counts
-        // HTTPRoute rules; 5xx are its failures. (gRPC fails in trailers,
-        // which per-route classification does not read yet.)
+        // route rules; 5xx and gRPC errors (in headers or trailers) are
+        // its failures.
         let mut routes: Vec<HttpRoute> = entries
             .into_iter()
-            .map(|e| {
-                let mut route = e.route;
+            .map(|e| e.route)
+            .chain(grpc.into_iter().map(|e| e.route))
+            .map(|mut route| {
                 route.metrics = route.name.clone().map(|name| RouteMetrics {
                     name,
                     failures: None,
@@ -142,7 +143,6 @@ impl Attached<'_> {
                 route
             })
             .collect();
-        routes.extend(grpc.into_iter().map(|e| e.route));
         if routes.is_empty() {
             // Routes attach but none of their rules can be carried out:
             // still only they apply, so every request finds none.

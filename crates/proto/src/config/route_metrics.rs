@@ -1,6 +1,7 @@
 //! Per-route metrics: the requests of a route counted under its name, each
 //! classified a success or a failure by its status (Linkerd ServiceProfile
-//! routes and `responseClasses`; linkerd.io "Per-Route Metrics").
+//! routes and `responseClasses`, HTTPRoute and GRPCRoute rules; linkerd.io
+//! "Per-Route Metrics").
 
 use serde::{Deserialize, Serialize};
 
@@ -27,11 +28,40 @@ pub struct StatusRange {
 // === impl RouteMetrics ===
 
 impl RouteMetrics {
-    /// Whether a response with `status` is a failure.
-    pub fn is_failure(&self, status: u16) -> bool {
+    /// Whether a response with `status` (and, for gRPC, `grpc_status`
+    /// from its headers or trailers) is a failure. Without response
+    /// classes, Linkerd's default: 5xx, or a gRPC status other than OK
+    /// (a gRPC error rides an HTTP 200). Response classes name HTTP
+    /// statuses only, so with them the HTTP status alone decides.
+    pub fn is_failure(&self, status: u16, grpc_status: Option<u32>) -> bool {
         match &self.failures {
-            None => (500..=599).contains(&status),
+            None => (500..=599).contains(&status) || grpc_status.is_some_and(|g| g != 0),
             Some(ranges) => ranges.iter().any(|r| (r.min..=r.max).contains(&status)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_default_5xx_and_grpc_errors_fail_and_classes_read_http_only() {
+        let default = RouteMetrics {
+            name: "r".into(),
+            failures: None,
+        };
+        assert!(!default.is_failure(200, None));
+        assert!(!default.is_failure(200, Some(0)));
+        assert!(default.is_failure(200, Some(14)));
+        assert!(default.is_failure(503, None));
+        assert!(!default.is_failure(404, None));
+        let classes = RouteMetrics {
+            failures: Some(vec![StatusRange { min: 429, max: 429 }]),
+            ..default
+        };
+        assert!(classes.is_failure(429, None));
+        assert!(!classes.is_failure(503, None));
+        assert!(!classes.is_failure(200, Some(14)));
     }
 }

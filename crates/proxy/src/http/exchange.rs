@@ -239,6 +239,7 @@ impl Drop for Exchange {
                 route,
                 &self.labels.service.service,
                 self.labels.response_code,
+                self.labels.grpc_response_status,
                 self.start.elapsed(),
             );
         }

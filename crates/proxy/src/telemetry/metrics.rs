@@ -245,9 +245,11 @@ impl Metrics {
         route: &MeteredRoute,
         service: &Arc<str>,
         status: u16,
+        grpc_status: Option<u32>,
         duration: Duration,
     ) {
-        self.routes.record(route, service, status, duration);
+        self.routes
+            .record(route, service, status, grpc_status, duration);
     }
 
     pub fn tcp_opened(&self, labels: &TcpLabels) {

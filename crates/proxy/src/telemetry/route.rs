@@ -1,5 +1,5 @@
 //! Per-route metrics for routes that ask for them (Linkerd ServiceProfile
-//! routes): Linkerd's `route_request_total` and `route_response_latency_ms`
+//! routes, HTTPRoute and GRPCRoute rules): Linkerd's `route_request_total` and `route_response_latency_ms`
 //! as `weft_route_requests_total` and `weft_route_response_latency_ms`,
 //! each request classified by the route's response classes (linkerd.io
 //! "Per-Route Metrics", "Service Profiles: Response Class"). Routes that
@@ -68,8 +68,8 @@ impl MeteredRoute {
         }
     }
 
-    pub fn classify(&self, status: u16) -> Classification {
-        if self.config.is_failure(status) {
+    pub fn classify(&self, status: u16, grpc_status: Option<u32>) -> Classification {
+        if self.config.is_failure(status, grpc_status) {
             Classification::failure
         } else {
             Classification::success
@@ -105,13 +105,14 @@ impl RouteFamilies {
         route: &MeteredRoute,
         service: &Arc<str>,
         status: u16,
+        grpc_status: Option<u32>,
         elapsed: Duration,
     ) {
         let labels = RouteLabels {
             route: route.name.clone(),
             service: service.clone(),
             response_code: status,
-            classification: route.classify(status),
+            classification: route.classify(status, grpc_status),
         };
         self.requests.get_or_create(&labels).inc();
         self.latency_ms

@@ -371,6 +371,23 @@ spec:
         port.routes[0].headers.request.add,
         [("x-grpc".to_string(), "1".to_string())]
     );
+    // Each rule is counted under its name (`weft routes`), by default
+    // classification (5xx and gRPC errors fail).
+    let metered: Vec<(&str, bool)> = port
+        .routes
+        .iter()
+        .filter_map(|r| r.metrics.as_ref())
+        .map(|m| (m.name.as_str(), m.failures.is_none()))
+        .collect();
+    assert_eq!(
+        metered,
+        [
+            ("default/grpc/1", true),
+            ("default/grpc/0", true),
+            ("default/grpc/1", true),
+            ("default/grpc/1", true)
+        ]
+    );
 }
 
 #[test]

@@ -256,7 +256,7 @@ fn route_metrics_need_a_name_and_status_ranges() {
     )
     .expect("valid");
     let m = cfg.services[0].ports[0].routes[0].metrics.as_ref().unwrap();
-    assert!(m.is_failure(429) && m.is_failure(503) && !m.is_failure(404));
+    assert!(m.is_failure(429, None) && m.is_failure(503, None) && !m.is_failure(404, None));
     let err = invalid(&with("{ name: '', failures: [{ min: 500, max: 404 }] }"));
     assert!(
         err.contains(
