@@ -139,7 +139,7 @@ impl TapBroker {
         // Proxies whose tap stream is not open yet get it when it opens.
         for node in &targets {
             if let Some((_, proxy)) = inner.proxies.get(node) {
-                let _ = proxy.try_send(Ok(command.clone()));
+                send(node, proxy, &command);
             }
         }
         inner.taps.insert(
@@ -170,8 +170,8 @@ impl TapBroker {
             stop: true,
             ..Default::default()
         };
-        for (_, proxy) in inner.proxies.values() {
-            let _ = proxy.try_send(Ok(stop.clone()));
+        for (node, (_, proxy)) in &inner.proxies {
+            send(node, proxy, &stop);
         }
     }
 
@@ -187,7 +187,7 @@ impl TapBroker {
         let mut inner = self.inner.lock();
         for t in inner.taps.values() {
             if t.namespace == namespace && t.workload == workload {
-                let _ = tx.try_send(Ok(t.command.clone()));
+                send(node, &tx, &t.command);
             }
         }
         inner.proxies.insert(node.to_string(), (serial, tx));
@@ -201,13 +201,32 @@ impl TapBroker {
         }
     }
 
-    fn deliver(&self, report: TapReport) {
+    /// Relays `node`'s events to their callers. Events of a tap no longer
+    /// open mean its stop never reached the proxy (its command queue was
+    /// full): it is sent again, so no proxy keeps tapping for no one.
+    fn deliver(&self, node: &str, report: TapReport) {
         let inner = self.inner.lock();
+        let mut stale: Vec<String> = Vec::new();
         for e in report.events {
-            if let Some(t) = inner.taps.get(&e.tap_id) {
+            match inner.taps.get(&e.tap_id) {
                 // A caller reading too slowly loses events, never the proxy.
-                let _ = t.events.try_send(e);
+                Some(t) => {
+                    let _ = t.events.try_send(e);
+                }
+                None if !stale.contains(&e.tap_id) => stale.push(e.tap_id),
+                None => {}
             }
+        }
+        let Some((_, proxy)) = inner.proxies.get(node) else {
+            return;
+        };
+        for id in stale {
+            let stop = TapCommand {
+                id,
+                stop: true,
+                ..Default::default()
+            };
+            send(node, proxy, &stop);
         }
     }
 }
@@ -271,11 +290,25 @@ impl Tap for TapService {
         let (serial, rx) = broker.attach(&proxy.id, &proxy.namespace, &proxy.workload);
         tokio::spawn(async move {
             while let Ok(Some(report)) = reports.message().await {
-                broker.deliver(report);
+                broker.deliver(&proxy.id, report);
             }
             broker.detach(&proxy.id, serial);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Queues `command` for `node`'s tap stream. A full queue (a proxy not
+/// reading its commands) loses it: said in the log; a lost stop is sent
+/// again when the proxy next reports the tap's events.
+fn send(node: &str, proxy: &mpsc::Sender<Result<TapCommand, Status>>, command: &TapCommand) {
+    if proxy.try_send(Ok(command.clone())).is_err() {
+        tracing::warn!(
+            node,
+            tap = %command.id,
+            stop = command.stop,
+            "tap command not delivered: the proxy's tap stream is full or closed"
+        );
     }
 }
 
@@ -295,4 +328,31 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_proxy_reporting_a_closed_tap_is_told_again_to_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = TapBroker::new(Arc::default(), &dir.path().join("tap-token")).unwrap();
+        let (_, mut rx) = broker.attach("reviews-v1-0.default", "default", "reviews-v1");
+        let event = |id: &str| TapEvent {
+            tap_id: id.into(),
+            ..TapEvent::default()
+        };
+        broker.deliver(
+            "reviews-v1-0.default",
+            TapReport {
+                events: vec![event("tap-9"), event("tap-9")],
+                ..TapReport::default()
+            },
+        );
+        let stop = rx.try_recv().unwrap().unwrap();
+        assert_eq!((stop.id.as_str(), stop.stop), ("tap-9", true));
+        // Once per report, however many of its events it sent.
+        assert!(rx.try_recv().is_err());
+    }
 }
