@@ -1,7 +1,9 @@
 //! Mesh-wide tracing flags of `weft control` and `weft up`: what Istio
 //! users set with `meshConfig.enableTracing`, an OpenTelemetry
 //! `extensionProviders` entry and `defaultConfig.tracing.sampling`. The
-//! control plane pushes the result to every proxy (`weft.dev/Tracing`).
+//! control plane pushes the result to every proxy (`weft.dev/Tracing`),
+//! with the sampling and span reporting that Istio `Telemetry` resources
+//! set for its workload.
 
 use weft_proto::config::{OtlpExporter, OtlpProtocol, Tracing};
 
@@ -12,7 +14,9 @@ pub struct TracingArgs {
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_endpoint)]
     pub tracing_otlp_endpoint: Option<String>,
     /// Percentage of new traces sampled (Istio's default is 1); requests
-    /// arriving with a sampling decision keep it.
+    /// arriving with a sampling decision keep it. A `Telemetry`'s
+    /// `tracing[].randomSamplingPercentage` overrides it for the workloads
+    /// it applies to.
     #[arg(long, default_value_t = 1.0, value_parser = parse_percent, requires = "tracing_otlp_endpoint")]
     pub tracing_sampling: f64,
     /// The OTLP transport: `grpc` (port 4317) or `http-protobuf` (4318).

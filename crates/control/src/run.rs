@@ -114,6 +114,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         }
         None => Compiler::new(Vec::new()),
     };
+    // Before the store's first analysis, which warns about Telemetry
+    // tracing when there is no collector.
+    compiler.set_tracing(settings.tracing.clone());
     let store = Store::open(
         compiler.clone(),
         settings.files,
@@ -132,7 +135,6 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     )?;
     let trust_bundle = authority.ca.bundle_file();
     compiler.set_trust_roots(authority.ca.bundle().to_pem());
-    compiler.set_tracing(settings.tracing.clone());
     // The first generation holds the files before any proxy is served.
     compiler.rebuild();
     let tls = serving.creds.server_config(false, &[b"h2"]);

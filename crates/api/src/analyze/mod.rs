@@ -13,6 +13,7 @@ mod hosts;
 mod mesh_routes;
 mod ports;
 mod selectors;
+mod telemetry;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -28,20 +29,31 @@ pub const ROOT_NAMESPACE: &str = "istio-system";
 
 /// Cross-resource findings for `set` (loading findings not included).
 pub fn analyze(set: &ResourceSet) -> Vec<Finding> {
-    analyze_with(set, &[])
+    analyze_with(set, &Environment::default())
 }
 
 /// A running workload the resources do not describe (a proxy connected to
 /// the control plane): its namespace and labels.
 pub type Workload = (String, BTreeMap<String, String>);
 
-/// As [`analyze`], counting `running` workloads too, so selectors that
-/// match only what is running are not reported.
-pub fn analyze_with(set: &ResourceSet, running: &[Workload]) -> Vec<Finding> {
+/// What the control plane knows beyond the resources: `weft analyze`
+/// reading files alone knows none of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Environment<'a> {
+    /// Connected workloads, so selectors that match only what is running
+    /// are not reported.
+    pub running: &'a [Workload],
+    /// Whether proxies have a collector to send spans to
+    /// (`--tracing-otlp-endpoint`); `None`: unknown.
+    pub tracing_collector: Option<bool>,
+}
+
+/// As [`analyze`], in the control plane's `env`.
+pub fn analyze_with(set: &ResourceSet, env: &Environment<'_>) -> Vec<Finding> {
     let mut index = Index::build(&set.resources);
     index
         .workloads
-        .extend(running.iter().map(|(ns, labels)| (ns.as_str(), labels)));
+        .extend(env.running.iter().map(|(ns, labels)| (ns.as_str(), labels)));
     index.index_labels();
     let mut out = Vec::new();
     hosts::check(&index, &mut out);
@@ -49,6 +61,7 @@ pub fn analyze_with(set: &ResourceSet, running: &[Workload]) -> Vec<Finding> {
     mesh_routes::check(&index, &mut out);
     selectors::check(&index, &mut out);
     ports::check(&index, &mut out);
+    telemetry::check(&index, env.tracing_collector, &mut out);
     crate::finding::sort(&mut out);
     out
 }

@@ -279,3 +279,45 @@ spec: { routes: [{ name: all, condition: { pathRegex: '.*' } }] }
         "{out:?}"
     );
 }
+
+#[test]
+fn telemetry_tracing_without_a_collector_is_a_warning_naming_the_flag() {
+    let set = ResourceSet::from_text(
+        "t.yaml",
+        "apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - randomSamplingPercentage: 10
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: quiet, namespace: quiet }
+spec:
+  tracing:
+  - disableSpanReporting: true
+",
+    );
+    assert!(!set.has_errors(), "{:?}", set.findings);
+    let codes = |collector| {
+        let env = Environment {
+            running: &[],
+            tracing_collector: collector,
+        };
+        analyze_with(&set, &env)
+            .iter()
+            .map(|f| format!("{} {f}", f.code))
+            .collect::<Vec<_>>()
+    };
+    // `weft analyze` alone cannot know the control plane's flags.
+    assert_eq!(codes(None), Vec::<String>::new());
+    assert_eq!(codes(Some(true)), Vec::<String>::new());
+    // Only the one that would turn tracing on is told; turning it off
+    // needs no collector.
+    let out = codes(Some(false));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].starts_with("tracing-without-collector"), "{out:?}");
+    assert!(out[0].contains("istio-system/mesh-default"), "{out:?}");
+    assert!(out[0].contains("--tracing-otlp-endpoint"), "{out:?}");
+}

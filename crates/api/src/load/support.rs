@@ -250,6 +250,10 @@ fn implemented(kind: Kind) -> Option<&'static [&'static str]> {
             "spec.selector",
             "spec.accessLogging[].providers",
             "spec.accessLogging[].disabled",
+            // compile/telemetry.rs; a named provider gets its own warning.
+            "spec.tracing[].randomSamplingPercentage",
+            "spec.tracing[].disableSpanReporting",
+            "spec.tracing[].providers",
         ],
         Kind::AuthorizationPolicy => &[
             "spec.selector",
@@ -367,6 +371,19 @@ fn values(kind: Kind, root: &Node) -> Vec<(String, String)> {
                 out.push((
                     path.to_string(),
                     "weft does not validate JWTs yet (RequestAuthentication): a condition on `request.auth.*` never holds".into(),
+                ));
+            }
+            true
+        });
+    }
+    if kind == Kind::Telemetry {
+        root.walk(&mut |path, entry| {
+            if path.pattern() == "spec.tracing[].providers[].name"
+                && let weft_yaml::NodeKind::Scalar(Scalar::Str(name)) = &entry.value.kind
+            {
+                out.push((
+                    path.to_string(),
+                    format!("weft sends spans to its one collector (`weft control --tracing-otlp-endpoint`); provider `{name}` is not looked up"),
                 ));
             }
             true

@@ -1,5 +1,7 @@
 use super::*;
 
+mod telemetry;
+
 fn load(yaml: &str) -> ResourceSet {
     ResourceSet::from_text("test.yaml", yaml)
 }
@@ -483,28 +485,4 @@ spec:
             "{field}: {errors:#?}"
         );
     }
-}
-
-#[test]
-fn telemetry_access_logging_is_read_and_the_rest_warned_about() {
-    let set = crate::ResourceSet::from_text(
-        "t.yaml",
-        "apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: mesh-default, namespace: istio-system }
-spec:
-  accessLogging:
-  - providers: [{ name: envoy }]
-  tracing:
-  - randomSamplingPercentage: 10
-",
-    );
-    assert!(!set.has_errors(), "{:?}", set.findings);
-    let warnings: Vec<String> = set.findings.iter().map(ToString::to_string).collect();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("spec.tracing"), "{warnings:?}");
-    let crate::kinds::Spec::Telemetry(t) = &set.resources[0].spec else {
-        panic!("not a Telemetry");
-    };
-    assert_eq!(t.access_logs(), Some(true));
 }

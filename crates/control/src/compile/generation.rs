@@ -205,8 +205,8 @@ impl Generation {
             })
             .encode());
         }
-        if let Some(t) = &self.mesh.tracing {
-            put(&Typed::Tracing(t.clone()).encode());
+        if let Some(t) = super::telemetry::tracing(&self.mesh, caller) {
+            put(&Typed::Tracing(t).encode());
         }
         if super::telemetry::access_logs(&self.mesh, caller) {
             put(&Typed::AccessLog(weft_proto::config::AccessLog::default()).encode());

@@ -169,6 +169,11 @@ impl Compiler {
         self.changed(|inputs| inputs.tracing = tracing);
     }
 
+    /// Whether proxies are given a collector to send spans to.
+    pub fn has_tracing(&self) -> bool {
+        self.inputs.lock().tracing.is_some()
+    }
+
     /// Gives every service without an address one from `pool` from the
     /// next build on (`weft up`'s transparent mode calls services by name).
     pub fn set_vip_pool(&self, pool: crate::model::VipPool) {

@@ -41,6 +41,9 @@ struct Inner {
     /// Connected workloads, so analysis does not call a selector empty
     /// when a running proxy matches it.
     running: Vec<weft_api::analyze::Workload>,
+    /// Whether proxies have a collector for their spans: Telemetry tracing
+    /// without one is warned about.
+    tracing_collector: bool,
     /// Each text of the last candidate set, parsed, by name and content
     /// hash: a change re-parses only the texts that changed.
     parsed: HashMap<(String, u64), Arc<Parsed>>,
@@ -116,6 +119,7 @@ impl Store {
                 status: ConfigStatus::default(),
                 file_owners: BTreeMap::new(),
                 running: Vec::new(),
+                tracing_collector: false,
                 parsed: HashMap::new(),
                 parses: 0,
             }),
@@ -156,7 +160,7 @@ impl Store {
     /// Validates the sources as last read with everything else, puts them
     /// in force if they pass, and publishes the outcome.
     fn judge_sources(&self, inner: &mut Inner) {
-        inner.running = self.running();
+        self.observe(inner);
         let texts = inner.candidate(Latest::Files, None, None);
         if let Ok((set, findings)) = inner.evaluate("files", texts) {
             inner.accept_sources();
@@ -189,7 +193,7 @@ impl Store {
     }
 
     fn apply_locked(&self, inner: &mut Inner, name: &str, text: &str) -> Result<Change, Refused> {
-        inner.running = self.running();
+        self.observe(inner);
         let docs = applied::documents(name, text)?;
         let keys: Vec<ResourceKey> = docs.iter().map(|d| d.key.clone()).collect();
         if let Some(f) = inner.defined_in_files(name, &docs, "apply") {
@@ -214,7 +218,7 @@ impl Store {
     }
 
     fn delete_locked(&self, inner: &mut Inner, name: &str, text: &str) -> Result<Change, Refused> {
-        inner.running = self.running();
+        self.observe(inner);
         let docs = applied::documents(name, text)?;
         let keys: Vec<ResourceKey> = docs.iter().map(|d| d.key.clone()).collect();
         if let Some(f) = inner.defined_in_files(name, &docs, "delete") {
@@ -265,6 +269,12 @@ impl Store {
             inner.status.findings = findings;
             self.publish(inner);
         }
+    }
+
+    /// What analysis needs to know of the running mesh, as of now.
+    fn observe(&self, inner: &mut Inner) {
+        inner.running = self.running();
+        inner.tracing_collector = self.compiler.has_tracing();
     }
 
     /// Connected workloads, sorted (so two lists compare equal).
@@ -380,7 +390,11 @@ impl Inner {
         self.parsed = used;
         set.finish();
         let mut findings = set.findings.clone();
-        findings.extend(weft_api::analyze::analyze_with(&set, &self.running));
+        let env = weft_api::analyze::Environment {
+            running: &self.running,
+            tracing_collector: Some(self.tracing_collector),
+        };
+        findings.extend(weft_api::analyze::analyze_with(&set, &env));
         weft_api::finding::sort(&mut findings);
         if findings.iter().any(Finding::is_error) {
             for f in findings.iter().filter(|f| f.is_error()) {

@@ -322,3 +322,38 @@ fn at_start_registered_proxies_count_as_workloads() {
         "{codes:?}"
     );
 }
+
+/// Telemetry tracing with no `--tracing-otlp-endpoint` is told, in the
+/// findings `weft check` and the dashboard show, and not once a
+/// collector is set.
+#[test]
+fn telemetry_tracing_without_a_collector_is_warned_about() {
+    const TELEMETRY: &str = "apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing: [{ randomSamplingPercentage: 10 }]
+";
+    let f = Fixture::new(&[]);
+    let change = f.store.apply("telemetry.yaml", TELEMETRY).unwrap();
+    let codes = |findings: &[Finding]| -> Vec<String> {
+        findings.iter().map(|f| f.code.to_string()).collect()
+    };
+    assert_eq!(codes(&change.findings), ["tracing-without-collector"]);
+    assert!(
+        change.findings[0]
+            .message
+            .contains("--tracing-otlp-endpoint")
+    );
+
+    f.compiler.set_tracing(Some(weft_proto::config::Tracing {
+        otlp: weft_proto::config::OtlpExporter {
+            endpoint: "127.0.0.1:4317".into(),
+            protocol: Default::default(),
+        },
+        sampling: 1.0,
+        max_path_tag_length: 256,
+    }));
+    let change = f.store.apply("telemetry.yaml", TELEMETRY).unwrap();
+    assert_eq!(codes(&change.findings), Vec::<String>::new());
+}

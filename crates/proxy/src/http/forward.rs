@@ -15,7 +15,7 @@ use super::body::{ClientBody, RequestBody, ResponseBody};
 use super::exchange::Exchange;
 use super::headers::{is_grpc, is_upgrade, set_upstream_target, strip_hop_by_hop};
 use super::route::Target;
-use super::{authorize, peer, respond, retry, route, tunnel};
+use super::{authorize, peer, request_id, respond, retry, route, tunnel};
 use crate::errors::{ProxyError, ResponseFlag};
 use crate::listen::ConnCtx;
 use crate::upstream::HttpVersion;
@@ -39,6 +39,9 @@ pub async fn handle(ctx: Arc<ConnCtx>, mut req: Request<Incoming>) -> Response<R
     {
         ex.set_source(source);
     }
+    // Before the span and the access log line read it, and before the
+    // route: a route's own header actions see it too.
+    request_id::ensure(ctx.listener.direction, ctx.peer.ip(), req.headers_mut());
     // Tracing off: this one check.
     if let Some(tracer) = &snap.tracer {
         ex.start_trace(tracer, &mut req);

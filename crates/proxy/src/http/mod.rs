@@ -11,6 +11,7 @@ mod headers;
 mod mirror;
 pub(crate) mod peer;
 pub(crate) mod rate_limit;
+mod request_id;
 mod respond;
 mod retry;
 pub(crate) mod route;

@@ -22,6 +22,7 @@ mod origination;
 mod outlier;
 mod rate_limit;
 mod reload;
+mod request_id;
 mod retries;
 mod route_actions;
 mod route_matches;
