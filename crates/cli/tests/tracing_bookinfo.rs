@@ -1,7 +1,8 @@
 //! Distributed tracing on a running mesh: `weft up --tracing-otlp-endpoint`
 //! pushes tracing to every proxy, and one product page through the ingress
 //! gateway is one connected trace across every hop (gateway → productpage
-//! → details and reviews → ratings), as an OTLP collector receives it.
+//! → details and reviews → ratings), as an OTLP collector receives it; an
+//! Istio `Telemetry` then turns one workload's span reporting off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -111,6 +112,49 @@ fn one_product_page_is_one_connected_trace_across_every_hop() {
                     .collect::<Vec<_>>()
             ),
         }
+    }
+
+    // Istio's Telemetry turns span reporting off for one workload: ratings'
+    // sidecar stops sending its SERVER spans; every other hop goes on.
+    let quiet = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tr-ratings-quiet.yaml");
+    std::fs::write(
+        &quiet,
+        "apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ratings-quiet, namespace: default }
+spec:
+  selector: { matchLabels: { app: ratings } }
+  tracing: [{ disableSpanReporting: true }]
+",
+    )
+    .unwrap();
+    mesh.apply(&quiet);
+    let servers_of = |app: &str| {
+        collector
+            .spans()
+            .iter()
+            .filter(|r| {
+                r.span.kind == SpanKind::Server as i32
+                    && attr(&r.span, "istio.canonical_service").as_deref() == Some(app)
+            })
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ratings, productpage) = (servers_of("ratings"), servers_of("productpage"));
+        for _ in 0..10 {
+            assert_eq!(mesh.page(None).status, 200);
+        }
+        // Every proxy's batch is out within its export interval.
+        std::thread::sleep(Duration::from_secs(6));
+        let (ratings_now, productpage_now) = (servers_of("ratings"), servers_of("productpage"));
+        if ratings_now == ratings && productpage_now >= productpage + 10 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ratings still reports spans ({ratings} → {ratings_now}; productpage {productpage} → {productpage_now})"
+        );
     }
     drop(mesh);
 }
