@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "bench" / ".tools"
 OHA = TOOLS / "bin" / "oha"
 ENVOY = TOOLS / "venv" / "bin" / "envoy"
-RELEASE = ROOT / "target" / "release"
+# Where cargo put the release build (CARGO_TARGET_DIR, as cargo reads it).
+RELEASE = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 WEFT = RELEASE / "weft"
 MTLS_LOAD = RELEASE / "weft-mtls-load"
 

@@ -6,6 +6,10 @@ Metrics are always on. Reports the throughput and latency cost; the
 target is under 5% of throughput.
 
 Usage: bench/setup.sh && bench/telemetry_bench.py [--rate 1000] [--seconds 10] [--rounds 3]
+    [--sampling 100] [--no-access-log | --no-tracing]
+Each cost alone: `--no-access-log` (tracing only), `--no-tracing` (access
+logs only). Honours CARGO_TARGET_DIR, as cargo does; `--bin-dir` runs
+saved binaries instead of building (before/after comparisons).
 """
 
 import argparse
@@ -25,9 +29,11 @@ SINK = "127.0.0.1:14318"
 
 
 def telemetry(sampling, access_log):
-    """The `on` pair's extra config: tracing at `sampling` percent, and
-    access logs to /dev/null when asked for."""
-    text = f'\ntracing: {{ otlp: {{ endpoint: "{SINK}", protocol: http_protobuf }}, sampling: {sampling} }}\n'
+    """The `on` pair's extra config: tracing at `sampling` percent (none
+    when `sampling` is None), and access logs to /dev/null when asked for."""
+    text = "\n"
+    if sampling is not None:
+        text += f'tracing: {{ otlp: {{ endpoint: "{SINK}", protocol: http_protobuf }}, sampling: {sampling} }}\n'
     if access_log:
         text += "access_log: { path: /dev/null }\n"
     return text
@@ -62,10 +68,20 @@ def main():
     ap.add_argument("--sampling", type=float, default=100.0,
                     help="percent of requests traced (Istio's default is 1)")
     ap.add_argument("--no-access-log", action="store_true")
+    ap.add_argument("--no-tracing", action="store_true",
+                    help="access logs alone: the cost of logging without tracing's")
+    ap.add_argument("--bin-dir", type=Path,
+                    help="take weft-proxy and weft-sample from here, unbuilt (to compare saved builds)")
     args = ap.parse_args()
+    if args.no_tracing and args.no_access_log:
+        sys.exit("--no-tracing with --no-access-log measures nothing")
     if not pb.OHA.exists():
         sys.exit(f"{pb.OHA} missing: run bench/setup.sh")
-    subprocess.run(["cargo", "build", "--release", "-p", "weft-proxy", "-p", "weft-sample"], cwd=pb.ROOT, check=True)
+    if args.bin_dir:
+        pb.RELEASE = args.bin_dir
+    else:
+        subprocess.run(["cargo", "build", "--release", "-p", "weft-proxy", "-p", "weft-sample"], cwd=pb.ROOT,
+                       check=True)
     host, port = SINK.split(":")
     sink = ThreadingHTTPServer((host, int(port)), Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
@@ -77,7 +93,7 @@ def main():
     try:
         start([str(pb.RELEASE / "weft-sample"), "echo", "--http", pb.UPSTREAM], "upstream.log")
         pairs = []
-        on = telemetry(args.sampling, not args.no_access_log)
+        on = telemetry(None if args.no_tracing else args.sampling, not args.no_access_log)
         for name, extra, base in (("weft", "", 15000), ("weft-telemetry", on, 15400)):
             server = pb.weft_config(pb.WEFT_SERVER, admin=base + 100, metrics=base + 190, port=base + 106) + extra
             client = pb.weft_config(pb.WEFT_CLIENT, admin=base, metrics=base + 90, port=base + 1,
@@ -111,15 +127,16 @@ def main():
     finally:
         procs.stop()
         sink.shutdown()
-    if Sink.exports == 0 and args.sampling >= 1:
+    if Sink.exports == 0 and args.sampling >= 1 and not args.no_tracing:
         sys.exit("no spans reached the OTLP sink: tracing was not on")
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=pb.ROOT, capture_output=True,
                           text=True).stdout.strip()
     d = {r["path"]: r for r in rows}
     off, on = d["weft"], d["weft-telemetry"]
     cost = 1 - on["max"]["rps"] / off["max"]["rps"]
-    lines = [f"weft `{head}`; tracing {args.sampling}% of requests"
-             f"{'' if args.no_access_log else ' and access logs'}; fixed {args.rate} rps for {args.seconds} s, "
+    what = "access logs only" if args.no_tracing else (
+        f"tracing {args.sampling}% of requests{'' if args.no_access_log else ' and access logs'}")
+    lines = [f"weft `{head}`; {what}; fixed {args.rate} rps for {args.seconds} s, "
              f"then maximum rate; median of {args.rounds} interleaved rounds; {Sink.exports} OTLP exports "
              "received.", "",
              "| path | p50 ms | p99 ms | max rps | CPU per proxy at fixed rate (cores) |", "|---|---|---|---|---|"]

@@ -18,6 +18,10 @@ use crate::listen::{self, ListenerRt};
 use crate::logging::LogHandle;
 use crate::state::{BuildError, ProxyState};
 
+/// The longest a proxy waits at exit for its queued spans and access
+/// log lines to go out (one export's timeout).
+const FLUSH_ON_EXIT: Duration = Duration::from_secs(5);
+
 /// Entry point of the data plane.
 pub struct Proxy;
 
@@ -247,6 +251,12 @@ impl Running {
         let clean = tokio::time::timeout(deadline, self.drain.drain())
             .await
             .is_ok();
+        // The spans and log lines of the last requests, which their
+        // writers hold to batch. Bounded by the export timeout: a dead
+        // collector delays exit, never blocks it.
+        if !self.state.flush_telemetry(FLUSH_ON_EXIT).await {
+            tracing::warn!("spans or access log lines still queued at exit were lost");
+        }
         for t in self.admin_tasks {
             t.abort();
         }

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -31,6 +32,8 @@ use weft_proto::otlp::trace::v1::Span;
 pub struct Receiver {
     pub addr: SocketAddr,
     spans: Arc<Mutex<Vec<Received>>>,
+    /// Export calls received, for tests of batching.
+    exports: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -42,21 +45,27 @@ pub struct Received {
 }
 
 #[derive(Clone)]
-struct Collect(Arc<Mutex<Vec<Received>>>);
+struct Collect(Arc<Mutex<Vec<Received>>>, Arc<AtomicUsize>);
 
 impl Receiver {
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let svc = TraceServiceServer::new(Collect(spans.clone()));
+        let exports = Arc::new(AtomicUsize::new(0));
+        let svc = TraceServiceServer::new(Collect(spans.clone(), exports.clone()));
         let task = tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()
                 .add_service(svc)
                 .serve_with_incoming(TcpListenerStream::new(listener))
                 .await;
         });
-        Self { addr, spans, task }
+        Self {
+            addr,
+            spans,
+            exports,
+            task,
+        }
     }
 
     /// An OTLP/HTTP receiver (`POST /v1/traces`, protobuf).
@@ -64,7 +73,8 @@ impl Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let collect = Collect(spans.clone());
+        let exports = Arc::new(AtomicUsize::new(0));
+        let collect = Collect(spans.clone(), exports.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((sock, _)) = listener.accept().await else {
@@ -100,11 +110,21 @@ impl Receiver {
                 });
             }
         });
-        Self { addr, spans, task }
+        Self {
+            addr,
+            spans,
+            exports,
+            task,
+        }
     }
 
     pub fn spans(&self) -> Vec<Received> {
         self.spans.lock().clone()
+    }
+
+    /// How many export calls (batches) arrived.
+    pub fn exports(&self) -> usize {
+        self.exports.load(Ordering::SeqCst)
     }
 
     /// Waits until at least `n` spans arrived (the proxies batch them).
@@ -127,6 +147,7 @@ impl Drop for Receiver {
 impl Collect {
     fn store(&self, request: ExportTraceServiceRequest) {
         let mut spans = self.0.lock();
+        self.1.fetch_add(1, Ordering::SeqCst);
         for rs in request.resource_spans {
             let service = rs
                 .resource

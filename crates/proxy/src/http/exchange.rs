@@ -143,7 +143,7 @@ impl Exchange {
     }
 
     /// The endpoint and cluster picked, for the access log.
-    pub fn log_upstream(&mut self, addr: std::net::SocketAddr, cluster: &str) {
+    pub fn log_upstream(&mut self, addr: std::net::SocketAddr, cluster: &Arc<str>) {
         if let Some((p, _)) = &mut self.log {
             p.set_upstream(addr, cluster);
         }
@@ -209,7 +209,7 @@ impl Drop for Exchange {
         );
         if let Some((p, logger)) = self.log.take() {
             logger.finish(
-                &p,
+                p,
                 &self.labels,
                 self.start.elapsed(),
                 (

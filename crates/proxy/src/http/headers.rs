@@ -77,13 +77,16 @@ pub fn is_grpc<B>(req: &Request<B>) -> bool {
 /// The authority a request is addressed to: the URI's (absolute-form and
 /// HTTP/2 `:authority`), else the `Host` header.
 pub fn authority<B>(req: &Request<B>) -> Option<&str> {
-    if let Some(a) = req.uri().authority() {
+    authority_in(req.uri(), req.headers().get(header::HOST))
+}
+
+/// [`authority`], from the URI and `Host` header a request had (for the
+/// access log's writer, which gets those rather than the request).
+pub fn authority_in<'a>(uri: &'a Uri, host: Option<&'a HeaderValue>) -> Option<&'a str> {
+    if let Some(a) = uri.authority() {
         return Some(a.as_str());
     }
-    req.headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty())
+    host.and_then(|h| h.to_str().ok()).filter(|h| !h.is_empty())
 }
 
 /// Splits an authority into a lower-case-comparable host and an optional

@@ -28,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub use body::{RequestBody, ResponseBody};
 pub use exchange::security_policy;
 pub(crate) use headers::authority as authority_of;
+pub(crate) use headers::authority_in;
 pub use rate_limit::{LocalRateLimiter, RateLimiters, Stats as RateLimitStats};
 pub use retry::Budget as RetryBudget;
 pub use route::{Decision, Route, Target};

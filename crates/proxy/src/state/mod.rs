@@ -191,6 +191,23 @@ impl ProxyState {
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::Relaxed);
     }
+
+    /// Sends the spans and writes the access log lines still queued
+    /// (their writers wait up to 5 s and 1 s to batch them), for at most
+    /// `within`: a proxy shutting down loses neither. Whether all went.
+    pub async fn flush_telemetry(&self, within: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        let snap = self.snapshot();
+        let spans = match &snap.tracer {
+            Some(t) => t.flush(deadline).await,
+            None => true,
+        };
+        let lines = match &snap.access_log {
+            Some(l) => l.flush(deadline).await,
+            None => true,
+        };
+        spans && lines
+    }
 }
 
 /// The snapshot's tracer: the previous one while its config holds (its

@@ -14,7 +14,8 @@ use weft_testkit::{client, servers};
 
 use crate::support::{outbound_to, send, wait_metric};
 
-/// Batches leave every 5 s (Envoy's flush interval): room for a few.
+/// A batch short of 512 spans leaves 5 s after its first span (the
+/// OpenTelemetry SDK's `scheduledDelay`): room for a few.
 const PATIENCE: Duration = Duration::from_secs(30);
 
 fn tracing(collector: SocketAddr, sampling: f64) -> String {
@@ -287,7 +288,8 @@ async fn a_dead_collector_never_fails_requests() {
         let rsp = crate::support::get(&proxy, "echo.test", &format!("/{i}")).await;
         assert_eq!(rsp.status, StatusCode::OK);
     }
-    // Ten spans: two batches of five, each refused by the closed port.
+    // Ten spans: one batch (short of 512, it leaves after 5 s), refused by
+    // the closed port.
     wait_metric(
         &proxy,
         "weft_tracing_spans_dropped_total",
@@ -295,4 +297,68 @@ async fn a_dead_collector_never_fails_requests() {
         10.0,
     )
     .await;
+}
+
+/// Spans short of a full batch leave together, in one export call, once
+/// the first has waited the batch delay; they do not go a few at a time.
+#[tokio::test]
+async fn spans_below_a_full_batch_leave_in_one_export() {
+    let collector = Receiver::start().await;
+    let echo = servers::http_echo("echo").await;
+    let proxy = TestProxy::start(&format!(
+        "{}{}",
+        tracing(collector.addr, 100.0),
+        outbound_to(&[echo.addr], "")
+    ))
+    .await;
+    let began = std::time::Instant::now();
+    for i in 0..20 {
+        let rsp = crate::support::get(&proxy, "echo.test", &format!("/{i}")).await;
+        assert_eq!(rsp.status, StatusCode::OK);
+    }
+    let sent = began.elapsed();
+    let spans = collector.wait_for(20, PATIENCE).await;
+    assert_eq!(spans.len(), 20);
+    // Twenty requests inside the 5 s delay are one batch; on a machine so
+    // loaded they took longer, one more batch per 5 s they took.
+    let most = 1 + (sent.as_secs() / 5) as usize;
+    assert!(
+        (1..=most).contains(&collector.exports()),
+        "{} exports for 20 spans sent in {sent:?}",
+        collector.exports()
+    );
+}
+
+/// A proxy shutting down sends the spans and writes the access log lines
+/// its writers were holding to batch (up to 5 s and 1 s): a rolling
+/// restart loses neither.
+#[tokio::test]
+async fn a_draining_proxy_sends_what_it_holds() {
+    let collector = Receiver::start().await;
+    let echo = servers::http_echo("echo").await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut proxy = TestProxy::start(&format!(
+        "{}access_log: {{ path: \"{}\" }}\n{}",
+        tracing(collector.addr, 100.0),
+        log.display(),
+        outbound_to(&[echo.addr], "")
+    ))
+    .await;
+    for i in 0..3 {
+        let rsp = crate::support::get(&proxy, "echo.test", &format!("/{i}")).await;
+        assert_eq!(rsp.status, StatusCode::OK);
+    }
+    let began = std::time::Instant::now();
+    assert!(proxy.drain(Duration::from_secs(5)).await);
+    // Well inside the 5 s batch delay: the drain sent them.
+    assert!(
+        began.elapsed() < Duration::from_secs(4),
+        "drain took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(collector.spans().len(), 3, "spans exported by the drain");
+    assert_eq!(collector.exports(), 1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
 }

@@ -7,8 +7,10 @@
 //! Cost: with no `tracing` config, nothing (the caller checks one
 //! `Option`). Not sampled: reading the trace headers, and writing them
 //! when the request starts a trace. Sampled: one boxed [`Span`] and a
-//! non-blocking send into a bounded queue.
+//! non-blocking send into a bounded queue; the OTLP encoding and the
+//! export happen on the exporter's own thread, hundreds of spans at a time.
 
+mod batch;
 mod export;
 mod otlp_http;
 mod propagation;
@@ -19,7 +21,6 @@ use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderValue, USER_AGENT};
 use http::{Method, Request};
-use tokio::sync::mpsc;
 use weft_proto::config::{Direction, Tracing, WorkloadMeta};
 
 pub use export::SpanCounters;
@@ -34,7 +35,7 @@ use crate::telemetry::RequestLabels;
 pub struct Tracer {
     config: Tracing,
     node: WorkloadMeta,
-    queue: mpsc::Sender<Box<Finished>>,
+    queue: batch::Sender<Finished>,
     counters: SpanCounters,
 }
 
@@ -74,10 +75,11 @@ pub struct Span {
     upstream_address: Option<SocketAddr>,
 }
 
-/// A span whose request is over, on its way to the exporter.
+/// A span whose request is over, on its way to the exporter. It keeps the
+/// span's box, so finishing a span allocates nothing.
 #[derive(Debug)]
 pub struct Finished {
-    span: Span,
+    span: Box<Span>,
     duration: Duration,
     status: u16,
     grpc_status: Option<u32>,
@@ -96,7 +98,7 @@ const DOWNSTREAM_CLUSTER: &str = "x-envoy-downstream-service-cluster";
 impl Tracer {
     /// The tracer for a new config: the previous one when nothing it
     /// depends on changed (its queue and exporter carry on), else a new
-    /// exporter. `None` outside a Tokio runtime, where no exporter can run.
+    /// exporter. `None` when the exporter cannot start.
     pub fn build(
         config: &Tracing,
         node: &WorkloadMeta,
@@ -116,6 +118,13 @@ impl Tracer {
             queue,
             counters: counters.clone(),
         }))
+    }
+
+    /// Sends the spans queued now, and whether all of them have been
+    /// (exported or dropped) by `deadline`: the proxy is shutting down.
+    pub async fn flush(&self, deadline: tokio::time::Instant) -> bool {
+        self.queue.flush();
+        super::until(deadline, || self.queue.pending() == 0).await
     }
 
     /// Joins or starts the request's trace and, when it is sampled, starts
@@ -210,15 +219,15 @@ impl Span {
     /// Never waits: a full queue drops the span and counts it.
     pub fn finish(self: Box<Self>, labels: &RequestLabels, request_size: u64, response_size: u64) {
         let tracer = self.tracer.clone();
-        let finished = Box::new(Finished {
+        let finished = Finished {
             duration: self.began.elapsed(),
             status: labels.response_code,
             grpc_status: labels.grpc_response_status,
             flags: labels.response_flags,
             request_size,
             response_size,
-            span: *self,
-        });
+            span: self,
+        };
         if tracer.queue.try_send(finished).is_err() {
             tracer.counters.dropped_queue_full();
         }
