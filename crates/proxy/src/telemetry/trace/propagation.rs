@@ -5,8 +5,6 @@
 //! Specs: <https://www.w3.org/TR/trace-context/> and
 //! <https://github.com/openzipkin/b3-propagation>.
 
-use std::fmt::Write;
-
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
@@ -189,42 +187,65 @@ pub fn inject(
     parent: Option<SpanId>,
     sampled: bool,
 ) {
-    let (t, s) = (hex(&trace.0), hex(&span.0));
-    let flag = if sampled { "1" } else { "0" };
-    let mut set = |name: HeaderName, value: String| {
-        // Hex digits and dashes only: always a valid header value.
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    };
-    set(TRACEPARENT, format!("00-{t}-{s}-0{flag}"));
-    set(B3_TRACE_ID, t.clone());
-    set(B3_SPAN_ID, s.clone());
-    set(B3_SAMPLED, flag.to_string());
+    // Every request pays this (an unsampled one still carries its ids and
+    // decision on), so each value is written on the stack and copied once
+    // into its header: no intermediate strings.
+    let flag = if sampled { b'1' } else { b'0' };
+    let mut tp = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    hex_to(&trace.0, &mut tp[3..35]);
+    hex_to(&span.0, &mut tp[36..52]);
+    tp[54] = flag;
+    set(headers, TRACEPARENT, &tp);
+    set(headers, B3_TRACE_ID, &tp[3..35]);
+    set(headers, B3_SPAN_ID, &tp[36..52]);
+    headers.insert(
+        B3_SAMPLED,
+        HeaderValue::from_static(if sampled { "1" } else { "0" }),
+    );
+    let mut p = [0u8; 16];
     match parent {
-        Some(p) => set(B3_PARENT_SPAN_ID, hex(&p.0)),
+        Some(id) => {
+            hex_to(&id.0, &mut p);
+            set(headers, B3_PARENT_SPAN_ID, &p);
+        }
         None => {
             headers.remove(B3_PARENT_SPAN_ID);
         }
     }
     if headers.contains_key(B3) {
-        let value = match parent {
-            Some(p) => format!("{t}-{s}-{flag}-{}", hex(&p.0)),
-            None => format!("{t}-{s}-{flag}"),
+        // `{trace}-{span}-{flag}[-{parent}]`
+        let mut single = [0u8; 32 + 1 + 16 + 1 + 1 + 1 + 16];
+        single[..32].copy_from_slice(&tp[3..35]);
+        single[32] = b'-';
+        single[33..49].copy_from_slice(&tp[36..52]);
+        single[49] = b'-';
+        single[50] = flag;
+        let len = match parent {
+            Some(_) => {
+                single[51] = b'-';
+                single[52..].copy_from_slice(&p);
+                single.len()
+            }
+            None => 51,
         };
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(B3, v);
-        }
+        set(headers, B3, &single[..len]);
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(s, "{b:02x}");
+/// Hex digits and dashes only: always a valid header value.
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &[u8]) {
+    if let Ok(v) = HeaderValue::from_bytes(value) {
+        headers.insert(name, v);
     }
-    s
+}
+
+/// Lowercase hex of `bytes` into `out` (twice as long).
+fn hex_to(bytes: &[u8], out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0f)];
+    }
 }
 
 #[cfg(test)]

@@ -65,7 +65,9 @@ fn b3_multi_with_64_bit_trace_id_and_debug_flag() {
         ("x-b3-flags", "1"),
     ]));
     let (trace, span) = e.parent.expect("parent");
-    assert_eq!(hex(&trace.0), "0000000000000000a3ce929d0e0e4736");
+    let mut hex = [0u8; 32];
+    hex_to(&trace.0, &mut hex);
+    assert_eq!(&hex, b"0000000000000000a3ce929d0e0e4736");
     assert_eq!(span, ids().1);
     // Debug wins over `x-b3-sampled: 0`.
     assert_eq!(e.sampled, Some(true));
@@ -139,4 +141,9 @@ fn inject_round_trips_through_every_format() {
     assert!(!h.contains_key("b3") && !h.contains_key("x-b3-parentspanid"));
     h.remove(TRACEPARENT);
     assert_eq!(extract(&h).sampled, Some(false));
+
+    // A caller's single `b3`, no parent: rewritten without one.
+    let mut h = headers(&[("b3", "0")]);
+    inject(&mut h, trace, span, None, false);
+    assert_eq!(h["b3"], format!("{T}-0102030405060708-0").as_str());
 }
