@@ -6,7 +6,7 @@ use clap::ValueEnum;
 use weft_control::telemetry::{StatKind, StatRow};
 
 use crate::client::{self, DEFAULT_CONTROL, encode};
-use crate::table::{self, Format};
+use crate::table::{self, Format, dash};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -263,14 +263,6 @@ fn figures(r: &StatRow) -> [String; 5] {
 
 fn percent(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |v| format!("{:.2}%", v * 100.0))
-}
-
-fn dash(s: &str) -> String {
-    if s.is_empty() {
-        "-".into()
-    } else {
-        s.to_string()
-    }
 }
 
 trait NamespaceOrDash {

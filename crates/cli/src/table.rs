@@ -10,6 +10,11 @@ pub enum Format {
     Json,
 }
 
+/// `s`, or `-` for an empty cell (an unknown peer, no namespace).
+pub fn dash(s: &str) -> String {
+    if s.is_empty() { "-" } else { s }.to_string()
+}
+
 /// Renders `rows` under `headers`, each column as wide as its widest cell.
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();

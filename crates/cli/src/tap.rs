@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use weft_proto::discovery::TapEvent;
 
 use crate::client::{DEFAULT_CONTROL, encode};
-use crate::table::Format;
+use crate::table::{Format, dash};
 use crate::up::DEFAULT_MESH;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -147,13 +147,9 @@ pub async fn stream(
     Ok(())
 }
 
-fn side(s: &str) -> &str {
-    if s.is_empty() { "-" } else { s }
-}
-
 /// `outbound default/productpage-v1 -> default/reviews-v2 GET reviews:9080/reviews/0 200 3ms mTLS`
 fn render(t: &TapEvent) -> String {
-    render_line(t, side(&t.source), side(&t.destination))
+    render_line(t, &dash(&t.source), &dash(&t.destination))
 }
 
 /// [`render`] with when it started (UTC), each side's identity and the service:
@@ -167,11 +163,11 @@ fn render_wide(t: &TapEvent) -> String {
         ms / 1000 % 60,
         ms % 1000
     );
-    let who = |name: &str, id: &str| format!("{} ({})", side(name), side(id));
+    let who = |name: &str, id: &str| format!("{} ({})", dash(name), dash(id));
     let destination = format!(
         "{} svc={}",
         who(&t.destination, &t.destination_identity),
-        side(&t.service)
+        dash(&t.service)
     );
     format!(
         "{when} {}",

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use weft_proto::discovery::TapEvent;
 
-use crate::table::Format;
+use crate::table::{Format, dash};
 use crate::tap::{Filter, stream};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -125,13 +125,6 @@ impl Table {
             return serde_json::to_string(&rows).unwrap_or_default() + "\n";
         }
         let wide = format == Format::Wide;
-        let dash = |s: &str| {
-            if s.is_empty() {
-                "-".to_string()
-            } else {
-                s.to_string()
-            }
-        };
         let body: Vec<Vec<String>> = self
             .top()
             .into_iter()
