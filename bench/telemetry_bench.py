@@ -6,14 +6,23 @@ Metrics are always on. Reports the throughput and latency cost; the
 target is under 5% of throughput.
 
 Usage: bench/setup.sh && bench/telemetry_bench.py [--rate 1000] [--seconds 10] [--rounds 3]
-    [--sampling 100] [--no-access-log | --no-tracing]
+    [--sampling 100] [--no-access-log | --no-tracing] [--compare-bin-dir DIR]
 Each cost alone: `--no-access-log` (tracing only), `--no-tracing` (access
 logs only). Honours CARGO_TARGET_DIR, as cargo does; `--bin-dir` runs
-saved binaries instead of building (before/after comparisons).
+saved binaries instead of building; `--compare-bin-dir` adds a third pair
+with telemetry on, running another build's weft-proxy, in the same
+rounds (before/after comparisons on equal terms).
+
+The cost is computed per round (each round's off and on ran seconds
+apart) and the median of those is reported, with the proxies' CPU time
+per request at maximum rate: on a shared 2-core machine the rates of
+whole runs drift by more than the cost being measured, the paired ratio
+and the CPU per request much less.
 """
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +81,8 @@ def main():
                     help="access logs alone: the cost of logging without tracing's")
     ap.add_argument("--bin-dir", type=Path,
                     help="take weft-proxy and weft-sample from here, unbuilt (to compare saved builds)")
+    ap.add_argument("--compare-bin-dir", type=Path,
+                    help="also run this build's weft-proxy with telemetry on, in the same rounds")
     args = ap.parse_args()
     if args.no_tracing and args.no_access_log:
         sys.exit("--no-tracing with --no-access-log measures nothing")
@@ -94,18 +105,21 @@ def main():
         start([str(pb.RELEASE / "weft-sample"), "echo", "--http", pb.UPSTREAM], "upstream.log")
         pairs = []
         on = telemetry(None if args.no_tracing else args.sampling, not args.no_access_log)
-        for name, extra, base in (("weft", "", 15000), ("weft-telemetry", on, 15400)):
+        configs = [("weft", "", 15000, pb.RELEASE), ("weft-telemetry", on, 15400, pb.RELEASE)]
+        if args.compare_bin_dir:
+            configs.append(("weft-telemetry-compared", on, 15800, args.compare_bin_dir))
+        for name, extra, base, bins in configs:
             server = pb.weft_config(pb.WEFT_SERVER, admin=base + 100, metrics=base + 190, port=base + 106) + extra
             client = pb.weft_config(pb.WEFT_CLIENT, admin=base, metrics=base + 90, port=base + 1,
                                     peer=base + 106) + extra
             (tmp / f"{name}-server.yaml").write_text(server)
             (tmp / f"{name}-client.yaml").write_text(client)
-            ws = start([str(pb.RELEASE / "weft-proxy"), "-c", str(tmp / f"{name}-server.yaml"), *weft],
+            ws = start([str(bins / "weft-proxy"), "-c", str(tmp / f"{name}-server.yaml"), *weft],
                        f"{name}-server.log")
-            wc = start([str(pb.RELEASE / "weft-proxy"), "-c", str(tmp / f"{name}-client.yaml"), *weft],
+            wc = start([str(bins / "weft-proxy"), "-c", str(tmp / f"{name}-client.yaml"), *weft],
                        f"{name}-client.log")
             pairs.append((name, f"http://127.0.0.1:{base + 1}{pb.PATH}", [wc.pid, ws.pid], None))
-        for p in (18080, 15106, 15001, 15506, 15401):
+        for p in (18080, *(base + d for _, _, base, _ in configs for d in (1, 106))):
             pb.wait_port(p)
         paths = [("direct", f"http://{pb.UPSTREAM}{pb.PATH}", [], None), *pairs]
         for _, url, _, _ in paths:
@@ -119,10 +133,19 @@ def main():
                 rounds[name].append(row)
         for i in range(args.rounds):
             print(f"max-rate round {i + 1}/{args.rounds}", file=sys.stderr)
-            for name, url, _, check in paths:
+            for name, url, pids, check in paths:
                 row = rounds[name][i]
+                cpu0 = sum(pb.cpu_seconds(p) for p in pids)
+                t0 = time.time()
                 _, others = pb.quietly(lambda: pb.measure_max(name, url, row, args, check), procs.pids(), args)
                 row["other_cores"].append(others)
+                # The proxies' CPU per request, both sides together.
+                requests = row["max"]["rps"] * (time.time() - t0)
+                row["max"]["cpu_us_per_request"] = (
+                    (sum(pb.cpu_seconds(p) for p in pids) - cpu0) / requests * 1e6 if pids and requests else 0.0)
+        costs = {name: [1 - on_row["max"]["rps"] / off_row["max"]["rps"]
+                        for on_row, off_row in zip(rounds[name], rounds["weft"])]
+                 for name, _, _, _ in pairs[1:]}
         rows = [pb.median_row(rounds[name]) for name, _, _, _ in paths]
     finally:
         procs.stop()
@@ -131,23 +154,30 @@ def main():
         sys.exit("no spans reached the OTLP sink: tracing was not on")
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=pb.ROOT, capture_output=True,
                           text=True).stdout.strip()
-    d = {r["path"]: r for r in rows}
-    off, on = d["weft"], d["weft-telemetry"]
-    cost = 1 - on["max"]["rps"] / off["max"]["rps"]
+    cost = statistics.median(costs["weft-telemetry"])
     what = "access logs only" if args.no_tracing else (
         f"tracing {args.sampling}% of requests{'' if args.no_access_log else ' and access logs'}")
     lines = [f"weft `{head}`; {what}; fixed {args.rate} rps for {args.seconds} s, "
              f"then maximum rate; median of {args.rounds} interleaved rounds; {Sink.exports} OTLP exports "
              "received.", "",
-             "| path | p50 ms | p99 ms | max rps | CPU per proxy at fixed rate (cores) |", "|---|---|---|---|---|"]
+             "| path | p50 ms | p99 ms | max rps | CPU per proxy at fixed rate (cores) "
+             "| proxies' CPU per request at max rate (µs) | throughput cost per round |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         f = r["fixed"]
         cpu = ", ".join(f"{c:.2f}" for c in r["cpu_cores"]) or "-"
-        lines.append(f"| {r['path']} | {f['p50_ms']:.3f} | {f['p99_ms']:.3f} | {r['max']['rps']:.0f} | {cpu} |")
-    lines += ["", f"Throughput cost: {cost * 100:.1f}% (target < 5%)."]
+        us = f"{r['max']['cpu_us_per_request']:.1f}" if r["max"].get("cpu_us_per_request") else "-"
+        per_round = ", ".join(f"{c * 100:.1f}%" for c in costs.get(r["path"], [])) or "-"
+        lines.append(f"| {r['path']} | {f['p50_ms']:.3f} | {f['p99_ms']:.3f} | {r['max']['rps']:.0f} | {cpu} "
+                     f"| {us} | {per_round} |")
+    lines += ["", f"Throughput cost: {cost * 100:.1f}% (median of the rounds' own costs; target < 5%)."]
+    if "weft-telemetry-compared" in costs:
+        lines.append(f"Compared build ({args.compare_bin_dir}): "
+                     f"{statistics.median(costs['weft-telemetry-compared']) * 100:.1f}%.")
     out = pb.ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / f"telemetry-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps({"rows": rows}, indent=2))
+    (out / f"telemetry-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+        json.dumps({"rows": rows, "costs": costs}, indent=2))
     print("\n".join(lines))
 
 

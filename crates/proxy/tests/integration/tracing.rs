@@ -202,7 +202,8 @@ async fn the_callers_sampling_decision_is_honoured() {
     assert_eq!(rsp.json()["headers"]["x-b3-sampled"], "0");
 
     // No decision and `sampling: 0`: a new trace, marked not sampled for
-    // the hops after this one.
+    // the hops after this one, in W3C and in B3 (a decision alone: no
+    // unused random ids on the wire).
     let rsp = send(&proxy, get(vec![])).await;
     let seen = &rsp.json()["headers"];
     assert!(
@@ -212,6 +213,10 @@ async fn the_callers_sampling_decision_is_honoured() {
         "{seen}"
     );
     assert_eq!(seen["x-b3-sampled"], "0");
+    assert!(
+        seen.get("x-b3-traceid").is_none() && seen.get("x-b3-spanid").is_none(),
+        "{seen}"
+    );
 
     // Sampled by the caller (B3 multi): joined, with the caller's span as
     // the parent, and the app sees this proxy's span as its parent.

@@ -5,8 +5,8 @@
 //! the span to an OTLP collector in batches, off the request path.
 //!
 //! Cost: with no `tracing` config, nothing (the caller checks one
-//! `Option`). Not sampled: reading the trace headers, and writing them
-//! when the request starts a trace. Sampled: one boxed [`Span`] and a
+//! `Option`). Not sampled: reading the trace headers, and writing
+//! `traceparent` and `x-b3-sampled: 0` when the request starts a trace. Sampled: one boxed [`Span`] and a
 //! non-blocking send into a bounded queue; the OTLP encoding and the
 //! export happen on the exporter's own thread, hundreds of spans at a time.
 
@@ -138,12 +138,10 @@ impl Tracer {
             // A new trace the next hops must not sample either; a caller's
             // context passes on as it came.
             if incoming == Extracted::default() {
-                inject(
+                propagation::inject_unsampled(
                     req.headers_mut(),
                     TraceId::random(),
                     SpanId::random(),
-                    None,
-                    false,
                 );
             }
             return None;
@@ -151,7 +149,7 @@ impl Tracer {
         let trace_id = incoming.parent.map_or_else(TraceId::random, |(t, _)| t);
         let parent = incoming.parent.map(|(_, s)| s);
         let span_id = SpanId::random();
-        inject(req.headers_mut(), trace_id, span_id, parent, true);
+        inject(req.headers_mut(), trace_id, span_id, parent);
 
         let headers = req.headers();
         let authority = req

@@ -175,33 +175,19 @@ fn nibble(b: u8) -> Option<u8> {
 
 // === inject ===
 
-/// Writes this proxy's span as the context the next hop joins:
+/// Writes this proxy's sampled span as the context the next hop joins:
 /// `traceparent` always, the multi B3 headers always (apps written for
 /// Zipkin, such as Istio's Bookinfo, forward only those), and the single
 /// `b3` header when the request came with one. `tracestate` and
 /// `x-b3-flags` are left as they came.
-pub fn inject(
-    headers: &mut HeaderMap,
-    trace: TraceId,
-    span: SpanId,
-    parent: Option<SpanId>,
-    sampled: bool,
-) {
-    // Every request pays this (an unsampled one still carries its ids and
-    // decision on), so each value is written on the stack and copied once
-    // into its header: no intermediate strings.
-    let flag = if sampled { b'1' } else { b'0' };
-    let mut tp = *b"00-00000000000000000000000000000000-0000000000000000-00";
-    hex_to(&trace.0, &mut tp[3..35]);
-    hex_to(&span.0, &mut tp[36..52]);
-    tp[54] = flag;
+pub fn inject(headers: &mut HeaderMap, trace: TraceId, span: SpanId, parent: Option<SpanId>) {
+    // Each value is written on the stack and copied once into its header:
+    // no intermediate strings.
+    let tp = traceparent(trace, span, true);
     set(headers, TRACEPARENT, &tp);
     set(headers, B3_TRACE_ID, &tp[3..35]);
     set(headers, B3_SPAN_ID, &tp[36..52]);
-    headers.insert(
-        B3_SAMPLED,
-        HeaderValue::from_static(if sampled { "1" } else { "0" }),
-    );
+    headers.insert(B3_SAMPLED, HeaderValue::from_static("1"));
     let mut p = [0u8; 16];
     match parent {
         Some(id) => {
@@ -213,13 +199,13 @@ pub fn inject(
         }
     }
     if headers.contains_key(B3) {
-        // `{trace}-{span}-{flag}[-{parent}]`
+        // `{trace}-{span}-1[-{parent}]`
         let mut single = [0u8; 32 + 1 + 16 + 1 + 1 + 1 + 16];
         single[..32].copy_from_slice(&tp[3..35]);
         single[32] = b'-';
         single[33..49].copy_from_slice(&tp[36..52]);
         single[49] = b'-';
-        single[50] = flag;
+        single[50] = b'1';
         let len = match parent {
             Some(_) => {
                 single[51] = b'-';
@@ -230,6 +216,36 @@ pub fn inject(
         };
         set(headers, B3, &single[..len]);
     }
+}
+
+/// Marks a new trace "not sampled" for the next hops, in the fewest bytes
+/// both families read: `traceparent` with flags `00` (W3C has no
+/// decision without ids) and B3's decision alone, `x-b3-sampled: 0` (and
+/// `b3: 0` when the request came with a `b3`). B3 ids are left out: 48
+/// random hex digits per request that no hop uses when nothing is sampled,
+/// and that HPACK cannot compress; writing them cost more than half the
+/// throughput that 1% sampling took (BENCHMARKS.md). Stale B3 ids the
+/// caller sent without a decision are removed, so no hop joins them.
+pub fn inject_unsampled(headers: &mut HeaderMap, trace: TraceId, span: SpanId) {
+    set(headers, TRACEPARENT, &traceparent(trace, span, false));
+    headers.insert(B3_SAMPLED, HeaderValue::from_static("0"));
+    for stale in [B3_TRACE_ID, B3_SPAN_ID, B3_PARENT_SPAN_ID] {
+        headers.remove(stale);
+    }
+    if let Some(b3) = headers.get_mut(B3) {
+        *b3 = HeaderValue::from_static("0");
+    }
+}
+
+/// `00-{trace}-{span}-{flags}`, on the stack.
+fn traceparent(trace: TraceId, span: SpanId, sampled: bool) -> [u8; 55] {
+    let mut tp = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    hex_to(&trace.0, &mut tp[3..35]);
+    hex_to(&span.0, &mut tp[36..52]);
+    if sampled {
+        tp[54] = b'1';
+    }
+    tp
 }
 
 /// Hex digits and dashes only: always a valid header value.

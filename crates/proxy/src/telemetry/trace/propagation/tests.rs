@@ -116,7 +116,7 @@ fn inject_round_trips_through_every_format() {
     let (trace, parent) = ids();
     let span = SpanId([1, 2, 3, 4, 5, 6, 7, 8]);
     let mut h = headers(&[("b3", "1"), ("tracestate", "congo=t61rcWkgMzE")]);
-    inject(&mut h, trace, span, Some(parent), true);
+    inject(&mut h, trace, span, Some(parent));
     assert_eq!(
         h["traceparent"],
         "00-4bf92f3577b34da6a3ce929d0e0e4736-0102030405060708-01"
@@ -133,17 +133,53 @@ fn inject_round_trips_through_every_format() {
         (Some((trace, span)), Some(true))
     );
 
-    // Not sampled: flags 00 and `x-b3-sampled: 0`, so the next hops agree.
+    // A sampled span without a parent drops a stale parent id.
+    let mut h = headers(&[("x-b3-parentspanid", S)]);
+    inject(&mut h, trace, span, None);
+    assert!(!h.contains_key("x-b3-parentspanid"));
+    assert_eq!(h["x-b3-sampled"], "1");
+}
+
+#[test]
+fn a_new_unsampled_trace_carries_the_decision_in_both_families() {
+    let (trace, _) = ids();
+    let span = SpanId([1, 2, 3, 4, 5, 6, 7, 8]);
     let mut h = HeaderMap::new();
-    inject(&mut h, trace, span, None, false);
-    assert!(h["traceparent"].to_str().is_ok_and(|v| v.ends_with("-00")));
+    inject_unsampled(&mut h, trace, span);
+    assert_eq!(
+        h["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0102030405060708-00"
+    );
     assert_eq!(h["x-b3-sampled"], "0");
+    // B3's decision alone: no ids on the wire.
+    assert!(!h.contains_key("x-b3-traceid") && !h.contains_key("x-b3-spanid"));
     assert!(!h.contains_key("b3") && !h.contains_key("x-b3-parentspanid"));
+    let back = extract(&h);
+    assert_eq!(
+        (back.parent, back.sampled),
+        (Some((trace, span)), Some(false))
+    );
+    // A hop that reads only B3 sees "not sampled" too.
+    h.remove(TRACEPARENT);
+    assert_eq!(
+        extract(&h),
+        Extracted {
+            parent: None,
+            sampled: Some(false)
+        }
+    );
+
+    // Half a B3 context (no span id, no decision) is not a context: its
+    // stale id is removed, and a caller's single `b3` becomes `b3: 0`.
+    let mut h = headers(&[
+        ("x-b3-traceid", T),
+        ("x-b3-parentspanid", S),
+        ("b3", "garbage"),
+    ]);
+    assert_eq!(extract(&h), Extracted::default());
+    inject_unsampled(&mut h, trace, span);
+    assert!(!h.contains_key("x-b3-traceid") && !h.contains_key("x-b3-parentspanid"));
+    assert_eq!(h["b3"], "0");
     h.remove(TRACEPARENT);
     assert_eq!(extract(&h).sampled, Some(false));
-
-    // A caller's single `b3`, no parent: rewritten without one.
-    let mut h = headers(&[("b3", "0")]);
-    inject(&mut h, trace, span, None, false);
-    assert_eq!(h["b3"], format!("{T}-0102030405060708-0").as_str());
 }
