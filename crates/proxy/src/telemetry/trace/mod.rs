@@ -6,9 +6,10 @@
 //!
 //! Cost: with no `tracing` config, nothing (the caller checks one
 //! `Option`). Not sampled: reading the trace headers, and writing
-//! `traceparent` and `x-b3-sampled: 0` when the request starts a trace. Sampled: one boxed [`Span`] and a
-//! non-blocking send into a bounded queue; the OTLP encoding and the
-//! export happen on the exporter's own thread, hundreds of spans at a time.
+//! `traceparent` and `x-b3-sampled: 0` when the request starts a trace.
+//! Sampled: one boxed [`Span`] and a non-blocking send into a bounded
+//! queue; the OTLP encoding and the export happen on the exporter's own
+//! thread, hundreds of spans at a time.
 
 mod batch;
 mod export;
