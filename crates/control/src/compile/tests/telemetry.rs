@@ -38,12 +38,19 @@ spec:
   - randomSamplingPercentage: 10
 ";
 
-fn logs(c: &Compiler, ns: &str, app: &str) -> bool {
+/// What the compiler pushes to a newly connected `app` proxy in `ns`.
+fn view_of(c: &Compiler, ns: &str, app: &str) -> Arc<View> {
     let n = node(&format!("{app}-{ns}"), ns, &[("app", app)], "198.18.3.3");
     c.proxy_connected(&n);
     c.rebuild();
-    let view = c.view(&n);
-    view.resources.keys().any(|(t, _)| t == ACCESS_LOG)
+    c.view(&n)
+}
+
+fn logs(c: &Compiler, ns: &str, app: &str) -> bool {
+    view_of(c, ns, app)
+        .resources
+        .keys()
+        .any(|(t, _)| t == ACCESS_LOG)
 }
 
 #[test]
@@ -121,10 +128,7 @@ fn mesh_tracing() -> Tracing {
 
 /// The tracing pushed to an `app` proxy in `ns`, if any.
 fn tracing(c: &Compiler, ns: &str, app: &str) -> Option<Tracing> {
-    let n = node(&format!("{app}-{ns}"), ns, &[("app", app)], "198.18.3.3");
-    c.proxy_connected(&n);
-    c.rebuild();
-    let view = c.view(&n);
+    let view = view_of(c, ns, app);
     view.resources
         .contains_key(&(TRACING.into(), PEER_AUTHENTICATION_NAME.into()))
         .then(|| match decoded(&view, TRACING, PEER_AUTHENTICATION_NAME) {
